@@ -1,0 +1,145 @@
+/*
+ * amp_node.h - what a node kernel implements and what the runtime hands it.
+ *
+ * A node is one C file that defines one `const AmpNodeSpec amp_node_<type>` and registers it with
+ * one line in catalogue.c. Its life cycle: create (allocate and initialise all state for every
+ * batch row), process (one block; never allocates, never prints), reset, destroy.
+ */
+#ifndef AMP_NODE_H
+#define AMP_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A block of audio: row (b, c) starts at data + (b * channels + c) * stride; frames follow
+ * contiguously. The runtime owns every block. */
+typedef struct AmpSignal {
+    double *data;
+    int32_t channels;
+    int32_t stride;
+} AmpSignal;
+
+static inline double *amp_signal_row(const AmpSignal *s, int32_t b, int32_t c)
+{
+    return s->data + ((size_t)b * (size_t)s->channels + (size_t)c) * (size_t)s->stride;
+}
+
+/* An input port: the blocks of every connection made to it (at most one unless AMP_PORT_MULTI). */
+typedef struct AmpInputPort {
+    const AmpSignal *signals;
+    int32_t count;
+} AmpInputPort;
+
+/* A parameter for this block. value(b, c, f) = data[b*stride_batch + c*stride_channel +
+ * f*stride_frame]; a stride of 0 means the value is the same along that axis, so a kernel can
+ * pick a constant inner loop when stride_frame == 0. */
+typedef struct AmpParamView {
+    const double *data;
+    ptrdiff_t stride_batch;
+    ptrdiff_t stride_channel;
+    ptrdiff_t stride_frame;
+} AmpParamView;
+
+static inline const double *amp_param_row(const AmpParamView *p, int32_t b, int32_t c)
+{
+    return p->data + b * p->stride_batch + c * p->stride_channel;
+}
+
+typedef struct AmpNodeSetup {
+    int32_t batch;
+    int32_t max_frames;
+    double sample_rate;
+    int32_t output_channels;
+    const int32_t *input_channels;  /* per input port: widest connected block, 0 when unconnected */
+    const double *initial_params;   /* every parameter's descriptor value, in catalogue order */
+    uint64_t seed;                  /* stable per node: derived from its name */
+    const void *data;               /* the node's data section from the descriptor, or NULL */
+    size_t data_size;
+} AmpNodeSetup;
+
+typedef struct AmpProcessArgs {
+    int32_t batch;
+    int32_t frames;
+    double sample_rate;
+    int64_t block_index;
+    int64_t frame_position;
+    const AmpInputPort *inputs;   /* one per catalogue input */
+    const AmpSignal *outputs;     /* one per catalogue output, each output_channels wide */
+    const AmpParamView *params;   /* one per catalogue parameter */
+    char *message;                /* a kernel that fails writes its reason here */
+    size_t message_size;
+} AmpProcessArgs;
+
+typedef struct AmpNodeOps {
+    int (*create)(const AmpNodeSetup *setup, void **out_state);
+    int (*process)(void *state, const AmpProcessArgs *args);
+    void (*reset)(void *state);
+    void (*destroy)(void *state);
+    /* Nodes with block_delay > 0 only: process() writes the block from state without reading
+     * inputs; absorb() then takes the block's inputs into state, after their producers ran. */
+    int (*absorb)(void *state, const AmpProcessArgs *args);
+} AmpNodeOps;
+
+enum {
+    AMP_PARAM_STATIC = 1,   /* fixed when the node is created: no modulation, override or control */
+    AMP_PARAM_INTEGER = 2
+};
+
+enum { AMP_PORT_MULTI = 1 };
+
+enum {
+    AMP_CHANNELS_FIXED = 0,       /* channel_value channels */
+    AMP_CHANNELS_FROM_PARAM = 1,  /* the static integer parameter at index channel_value */
+    AMP_CHANNELS_FROM_INPUT = 2   /* as wide as the widest block on input channel_value (1 if none) */
+};
+
+typedef struct AmpParamSpec {
+    const char *name;
+    double default_value;
+    double min_value;
+    double max_value;
+    const char *unit;
+    const char *doc;
+    const char *choices;  /* NULL, or "a|b|c": the value is the index of the choice */
+    int32_t flags;
+} AmpParamSpec;
+
+typedef struct AmpPortSpec {
+    const char *name;
+    const char *doc;
+    int32_t flags;
+} AmpPortSpec;
+
+typedef struct AmpNodeSpec {
+    const char *type_name;
+    const char *doc;
+    int32_t num_inputs;
+    const AmpPortSpec *inputs;
+    int32_t num_outputs;
+    const AmpPortSpec *outputs;
+    int32_t channel_rule;
+    int32_t channel_value;
+    int32_t block_delay;  /* blocks of latency from input to output; > 0 may close a feedback loop */
+    int32_t num_params;
+    const AmpParamSpec *params;
+    AmpNodeOps ops;
+} AmpNodeSpec;
+
+/* Kernel status codes: 0 success, anything else fails the render with args->message. */
+#define AMP_NODE_OK 0
+#define AMP_NODE_ERROR 1
+#define AMP_NODE_NO_MEMORY 2
+
+int amp_catalogue_size(void);
+const AmpNodeSpec *amp_catalogue_entry(int index);
+const AmpNodeSpec *amp_catalogue_find(const char *type_name, size_t length);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AMP_NODE_H */

@@ -1,0 +1,30 @@
+/* test_util.h - the few assertions the native tests need; a failed check reports and counts. */
+#ifndef AMP_TEST_UTIL_H
+#define AMP_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int amp_test_failures;
+
+#define CHECK(condition)                                                          \
+    do {                                                                          \
+        if (!(condition)) {                                                       \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
+            ++amp_test_failures;                                                  \
+        }                                                                         \
+    } while (0)
+
+#define CHECK_EQ_INT(actual, expected)                                                             \
+    do {                                                                                           \
+        long long a_ = (long long)(actual);                                                        \
+        long long e_ = (long long)(expected);                                                      \
+        if (a_ != e_) {                                                                            \
+            fprintf(stderr, "%s:%d: %s is %lld, expected %lld\n", __FILE__, __LINE__, #actual, a_, e_); \
+            ++amp_test_failures;                                                                   \
+        }                                                                                          \
+    } while (0)
+
+#define TEST_RESULT() (amp_test_failures == 0 ? (printf("ok\n"), 0) : (fprintf(stderr, "%d failures\n", amp_test_failures), 1))
+
+#endif
