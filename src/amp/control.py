@@ -1,0 +1,140 @@
+"""Control history: timestamped control events, per key, exported as the control blob.
+
+A control event is a time in seconds (float64) with named values: pitch, envelope, trigger, gate,
+velocity, or any other key. The native runtime turns a window of events into per-sample curves:
+an event at time t takes effect at stream sample round(t * sample_rate). Each key interpolates by
+``step`` (hold each value until the next event) or ``linear`` (ramp from each event to the next).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import threading
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from .blobs import INTERPOLATIONS, ControlKeyEvents, write_control_blob
+from .errors import GraphError
+
+__all__ = ["ControlDelay", "STANDARD_KEYS"]
+
+STANDARD_KEYS = ("pitch", "envelope", "trigger", "gate", "velocity")
+
+
+class ControlDelay:
+    """Records control events and exports windows of them for the native runtime.
+
+    Thread-safe: a UI or MIDI thread may record while another thread renders.
+    """
+
+    def __init__(self, interpolation: Mapping[str, str] | None = None, default_interpolation: str = "step") -> None:
+        self._check_mode(default_interpolation)
+        self._default = default_interpolation
+        self._modes: dict[str, str] = {}
+        self._times: dict[str, list[float]] = {}
+        self._values: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+        for key, mode in (interpolation or {}).items():
+            self.set_interpolation(key, mode)
+
+    @staticmethod
+    def _check_mode(mode: str) -> None:
+        if mode not in INTERPOLATIONS:
+            raise GraphError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {mode!r}")
+
+    def set_interpolation(self, key: str, mode: str) -> None:
+        """How `key` moves between events: 'step' or 'linear'."""
+        self._check_mode(mode)
+        with self._lock:
+            self._modes[key] = mode
+
+    def interpolation(self, key: str) -> str:
+        return self._modes.get(key, self._default)
+
+    @property
+    def keys(self) -> list[str]:
+        with self._lock:
+            return sorted(self._times)
+
+    def record_control_event(
+        self,
+        timestamp: float,
+        pitch: float | None = None,
+        envelope: float | None = None,
+        trigger: float | None = None,
+        gate: float | None = None,
+        velocity: float | None = None,
+        extras: Mapping[str, float] | None = None,
+    ) -> None:
+        """Records the given values at `timestamp` seconds. Events at equal times keep their order."""
+        t = float(timestamp)
+        if not math.isfinite(t):
+            raise GraphError(f"control event time must be finite, got {timestamp!r}")
+        named = {"pitch": pitch, "envelope": envelope, "trigger": trigger, "gate": gate, "velocity": velocity}
+        named.update(dict(extras or {}))
+        items = [(k, v) for k, v in named.items() if v is not None]
+        if not items:
+            raise GraphError("a control event needs at least one value (pitch=, envelope=, ..., extras={...})")
+        checked = []
+        for key, value in items:
+            if not isinstance(key, str) or not 1 <= len(key.encode()) <= 63:
+                raise GraphError(f"control key {key!r} must be a name of 1 to 63 bytes")
+            number = float(value)
+            if not math.isfinite(number):
+                raise GraphError(f"control value for '{key}' at {t} s must be finite, got {value!r}")
+            checked.append((key, number))
+        with self._lock:
+            for key, number in checked:
+                times = self._times.setdefault(key, [])
+                values = self._values.setdefault(key, [])
+                at = bisect.bisect_right(times, t)
+                times.insert(at, t)
+                values.insert(at, number)
+
+    def clear(self, before: float | None = None) -> None:
+        """Forgets every event, or those before `before` except the last one (which stays in force)."""
+        with self._lock:
+            if before is None:
+                self._times.clear()
+                self._values.clear()
+                return
+            for key in list(self._times):
+                cut = max(bisect.bisect_left(self._times[key], before) - 1, 0)
+                del self._times[key][:cut]
+                del self._values[key][:cut]
+
+    def events(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            return np.array(self._times.get(key, ()), dtype=float), np.array(self._values.get(key, ()), dtype=float)
+
+    def export_control_history_blob(self, t0: float, t1: float, keys: Iterable[str] | None = None) -> bytes:
+        """The control blob for the window [t0, t1).
+
+        Each key carries its events inside the window, the last event before t0 (the value in force
+        when the window opens) and the first event at or after t1 (the target a linear ramp is heading
+        for), so a window renders exactly as the same span of a longer render would.
+        """
+        t0 = float(t0)
+        t1 = float(t1)
+        if not (math.isfinite(t0) and math.isfinite(t1)) or t1 < t0:
+            raise GraphError(f"control window [{t0}, {t1}) must be finite and ordered")
+        with self._lock:
+            selected = sorted(self._times) if keys is None else list(keys)
+            entries = []
+            for key in selected:
+                times = self._times.get(key)
+                if not times:
+                    continue
+                start = max(bisect.bisect_left(times, t0) - 1, 0)
+                stop = min(bisect.bisect_left(times, t1) + 1, len(times))
+                entries.append(
+                    ControlKeyEvents(
+                        key,
+                        self._modes.get(key, self._default),
+                        np.array(times[start:stop], dtype=float),
+                        np.array(self._values[key][start:stop], dtype=float),
+                    )
+                )
+        return write_control_blob(t0, t1, entries)

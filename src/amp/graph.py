@@ -1,0 +1,386 @@
+"""AudioGraph: a description of a patch. It computes nothing; the native runtime renders it."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import catalogue as _catalogue
+from .blobs import (
+    DescriptorBinding,
+    DescriptorEdge,
+    DescriptorModulation,
+    DescriptorNode,
+    write_descriptor_blob,
+)
+from .control import ControlDelay
+from .errors import GraphError
+from .plan import CompiledPlan, GraphTopology, compile_plan, parse_optimisations
+
+__all__ = ["AudioGraph"]
+
+
+@dataclass
+class _Node:
+    name: str
+    type: str
+    params: dict[str, float]
+    data: bytes | None = None
+
+
+@dataclass
+class _Modulation:
+    source: str
+    output: int
+    target: str
+    param: str
+    scale: float
+    mode: str
+    channel: int | None
+
+
+@dataclass
+class _Edge:
+    source: str
+    output: int
+    target: str
+    input: int
+
+
+class AudioGraph:
+    """A graph of native DSP nodes.
+
+    Build it by catalogue type (``add_node``), wire audio (``connect``), modulate parameters
+    (``modulate``), bind parameters to control keys (``bind_control``) and name the sink
+    (``set_sink``). ``render_block`` renders through the native runtime and returns float64
+    ``(B, C, F)``: batches, channels, frames.
+    """
+
+    def __init__(self, sample_rate: float = 48000.0, control_delay: ControlDelay | None = None) -> None:
+        self.sample_rate = float(sample_rate)
+        self.control_delay = control_delay if control_delay is not None else ControlDelay()
+        self._nodes: dict[str, _Node] = {}
+        self._edges: list[_Edge] = []
+        self._modulations: list[_Modulation] = []
+        self._bindings: dict[tuple[str, str], str] = {}
+        self._sink: str | None = None
+        self._version = 0
+        self._executor = None
+        self._executor_key = None
+        self._frame_position = 0
+
+    # ----- building -------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._version += 1
+
+    def _node(self, name: str) -> _Node:
+        if name not in self._nodes:
+            raise GraphError(f"no node named '{name}'; nodes: {', '.join(self._nodes) or 'none'}", node=name)
+        return self._nodes[name]
+
+    def spec(self, name: str) -> _catalogue.NodeSpec:
+        return _catalogue.node_spec(self._node(name).type, name)
+
+    def add_node(self, name: str, type: str, params: Mapping[str, Any] | None = None, *, data: bytes | None = None,
+                 **kwargs: Any) -> str:
+        """Adds a node of catalogue `type`; parameters are checked against the catalogue."""
+        if not isinstance(name, str) or not 1 <= len(name.encode("utf-8")) <= 63 or any(ord(ch) < 32 for ch in name):
+            raise GraphError(f"node name {name!r} must be 1 to 63 bytes of printable UTF-8")
+        if name in self._nodes:
+            raise GraphError(f"a node named '{name}' already exists", node=name)
+        spec = _catalogue.node_spec(type, name)
+        values: dict[str, float] = {}
+        for key, value in {**dict(params or {}), **kwargs}.items():
+            values[key] = spec.param(key, name).coerce(name, value)
+        self._nodes[name] = _Node(name, type, values, bytes(data) if data is not None else None)
+        if self._sink is None:
+            self._sink = name
+        self._changed()
+        return name
+
+    def set_param(self, node: str, param: str, value: Any) -> None:
+        spec = self.spec(node)
+        self._node(node).params[param] = spec.param(param, node).coerce(node, value)
+        self._changed()
+
+    def param(self, node: str, param: str) -> float:
+        spec = self.spec(node)
+        return self._node(node).params.get(param, spec.param(param, node).default)
+
+    def connect(self, source: str, target: str, *, output: str | int = 0, input: str | int = 0) -> None:
+        """Feeds `output` of `source` into `input` of `target`."""
+        source_spec = self.spec(source)
+        target_spec = self.spec(target)
+        out_index = source_spec.output_index(output, source)
+        in_index = target_spec.input_index(input, target)
+        port = target_spec.inputs[in_index]
+        if not port.multi and any(e.target == target and e.input == in_index for e in self._edges):
+            raise GraphError(f"input '{port.name}' of node '{target}' is already connected", node=target)
+        self._edges.append(_Edge(source, out_index, target, in_index))
+        self._changed()
+
+    def modulate(self, source: str, target: str, param: str, scale: float = 1.0, mode: str = "add",
+                 channel: int | None = None, *, output: str | int = 0) -> None:
+        """Adds (``mode="add"``) or multiplies (``mode="mul"``) `source` × `scale` into `target.param`.
+
+        ``channel`` picks one channel of a multichannel source; with None, a mono source feeds every
+        channel and a source as wide as the target feeds channel for channel.
+        """
+        spec = self.spec(target)
+        pspec = spec.param(param, target)
+        if pspec.static:
+            raise GraphError(f"parameter '{param}' of node '{target}' is fixed at creation and cannot be modulated",
+                             node=target)
+        if mode not in ("add", "mul"):
+            raise GraphError(f"modulation mode must be 'add' or 'mul', got {mode!r}", node=target)
+        scale = float(scale)
+        if not np.isfinite(scale):
+            raise GraphError(f"modulation scale must be finite, got {scale}", node=target)
+        if channel is not None and (not isinstance(channel, (int, np.integer)) or channel < 0):
+            raise GraphError(f"modulation channel must be None or a non-negative int, got {channel!r}", node=target)
+        out_index = self.spec(source).output_index(output, source)
+        self._modulations.append(_Modulation(source, out_index, target, param, scale, mode,
+                                             None if channel is None else int(channel)))
+        self._changed()
+
+    def bind_control(self, node: str, param: str, key: str) -> None:
+        """Makes `node.param` follow control key `key` (its descriptor value until the first event)."""
+        pspec = self.spec(node).param(param, node)
+        if pspec.static:
+            raise GraphError(f"parameter '{param}' of node '{node}' is fixed at creation and cannot follow a control",
+                             node=node)
+        if not isinstance(key, str) or not 1 <= len(key.encode()) <= 63:
+            raise GraphError(f"control key {key!r} must be a name of 1 to 63 bytes", node=node)
+        self._bindings[(node, param)] = key
+        self._changed()
+
+    def set_sink(self, node: str) -> None:
+        self._node(node)
+        self._sink = node
+        self._changed()
+
+    @property
+    def sink(self) -> str | None:
+        return self._sink
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self._nodes)
+
+    def node_type(self, name: str) -> str:
+        return self._node(name).type
+
+    # ----- compiling ------------------------------------------------------------------------
+    def _topology(self) -> GraphTopology:
+        if not self._nodes:
+            raise GraphError("the graph has no nodes")
+        names = list(self._nodes)
+        index = {name: i for i, name in enumerate(names)}
+        specs = [self.spec(n) for n in names]
+        params = []
+        for name, spec in zip(names, specs):
+            values = {p.name: p.default for p in spec.params}
+            values.update(self._nodes[name].params)
+            params.append(values)
+        return GraphTopology(
+            names=names,
+            specs=specs,
+            params=params,
+            edges=[(index[e.source], e.output, index[e.target], e.input) for e in self._edges],
+            modulations=[
+                (index[m.source], m.output, -1 if m.channel is None else m.channel, index[m.target], m.param, m.mode,
+                 m.scale)
+                for m in self._modulations
+            ],
+            sink=index[self._sink],
+        )
+
+    def serialize_node_descriptors(self) -> bytes:
+        """The descriptor blob (docs/formats.md): nodes, parameters, wiring, control bindings, sink."""
+        names = list(self._nodes)
+        if not names:
+            raise GraphError("the graph has no nodes")
+        index = {name: i for i, name in enumerate(names)}
+        nodes = [DescriptorNode(n.name, n.type, sorted(n.params.items()), n.data) for n in self._nodes.values()]
+        edges = [DescriptorEdge(index[e.source], e.output, index[e.target], e.input) for e in self._edges]
+        mods = [
+            DescriptorModulation(index[m.source], m.output, -1 if m.channel is None else m.channel, index[m.target],
+                                 m.param, m.mode, m.scale)
+            for m in self._modulations
+        ]
+        bindings = [DescriptorBinding(index[node], param, key) for (node, param), key in self._bindings.items()]
+        return write_descriptor_blob(nodes, edges, mods, bindings, index[self._sink])
+
+    def compile(self, disabled_optimisations=None) -> CompiledPlan:
+        """The compiled plan. `disabled_optimisations`: names to switch off (default: AMP_DISABLE_OPTIMISATIONS)."""
+        if disabled_optimisations is None:
+            disabled_optimisations = os.environ.get("AMP_DISABLE_OPTIMISATIONS", "").split(",")
+        bits = disabled_optimisations if isinstance(disabled_optimisations, int) else parse_optimisations(
+            disabled_optimisations)
+        return compile_plan(self._topology(), bits)
+
+    def serialize_compiled_plan(self, disabled_optimisations=None) -> bytes:
+        """The plan blob (docs/formats.md): order, buffers, fused chains, route order."""
+        return self.compile(disabled_optimisations).blob
+
+    def output_channels(self) -> int:
+        plan = self.compile()
+        return plan.channels[list(self._nodes).index(self._sink)]
+
+    # ----- control --------------------------------------------------------------------------
+    def record_control_event(self, timestamp: float, pitch=None, envelope=None, trigger=None, gate=None,
+                             velocity=None, extras=None) -> None:
+        """Records a control event in this graph's control_delay (see ControlDelay)."""
+        self.control_delay.record_control_event(timestamp, pitch=pitch, envelope=envelope, trigger=trigger,
+                                                gate=gate, velocity=velocity, extras=extras)
+
+    def sample_control_tensor(self, t0: float, frames: int, sample_rate: float | None = None,
+                              keys: list[str] | None = None) -> np.ndarray:
+        """The per-sample curves the runtime derives from the control history, shape (K, frames).
+
+        Rendered natively (one ``constant`` node bound to each key), so it is exactly what a bound
+        parameter sees.
+        """
+        sr = float(sample_rate or self.sample_rate)
+        keys = list(keys) if keys is not None else self.control_delay.keys
+        out = np.zeros((len(keys), int(frames)))
+        blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
+        from .native_runtime import NativeGraphExecutor
+
+        for k, key in enumerate(keys):
+            probe = AudioGraph(sr)
+            probe.add_node("control", "constant")
+            probe.bind_control("control", "value", key)
+            with NativeGraphExecutor(probe, sample_rate=sr, max_block_frames=min(max(int(frames), 1), 65536)) as ex:
+                out[k] = ex.render(int(frames), min(max(int(frames), 1), 65536), control_history_blob=blob)[0, 0]
+        return out
+
+    # ----- rendering ------------------------------------------------------------------------
+    def _executor_for(self, sample_rate: float, batch: int, frames: int):
+        from .native_runtime import NativeGraphExecutor
+
+        key = (self._version, float(sample_rate), int(batch))
+        if self._executor is not None and self._executor_key == key and self._executor.max_block_frames >= frames:
+            return self._executor
+        max_frames = max(frames, self._executor.max_block_frames if self._executor is not None else 0, 256)
+        if self._executor is not None:
+            self._executor.close()
+        self._executor = NativeGraphExecutor(self, batch=batch, sample_rate=sample_rate, max_block_frames=max_frames)
+        self._executor_key = key
+        return self._executor
+
+    def render_block(self, frames: int, sample_rate: float | None = None, base_params=None, *,
+                     batch: int | None = None) -> np.ndarray:
+        """Renders the next `frames` frames; returns float64 (B, C, frames).
+
+        The graph keeps its state (oscillator phases, filter memories) from call to call; the
+        control history window for the block is exported and applied sample-accurately.
+        """
+        from .native_runtime import infer_batch
+
+        sr = float(sample_rate or self.sample_rate)
+        frames = int(frames)
+        b = infer_batch(base_params, batch)
+        executor = self._executor_for(sr, b, frames)
+        t0 = self._frame_position / sr
+        blob = None
+        if self._bindings:
+            blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
+            from . import diagnostics
+
+            if diagnostics.logging_enabled():
+                _write_last_control_blob(blob)
+        out = executor.run_block(frames, sr, base_params, control_history_blob=blob)
+        self._frame_position += frames
+        return out
+
+    def reset(self) -> None:
+        """Back to time zero with fresh node state."""
+        self._frame_position = 0
+        if self._executor is not None:
+            self._executor.reset()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
+
+    # ----- patch files ----------------------------------------------------------------------
+    def to_config(self) -> dict:
+        """The graph as a plain dict (the JSON/TOML patch format)."""
+        config: dict[str, Any] = {
+            "sample_rate": self.sample_rate,
+            "nodes": [{"name": n.name, "type": n.type, "params": dict(n.params)} for n in self._nodes.values()],
+            "connections": [
+                {"source": e.source, "output": self.spec(e.source).outputs[e.output].name, "target": e.target,
+                 "input": self.spec(e.target).inputs[e.input].name}
+                for e in self._edges
+            ],
+            "modulations": [
+                {"source": m.source, "output": self.spec(m.source).outputs[m.output].name, "target": m.target,
+                 "param": m.param, "scale": m.scale, "mode": m.mode, "channel": m.channel}
+                for m in self._modulations
+            ],
+            "controls": [{"node": n, "param": p, "key": k} for (n, p), k in self._bindings.items()],
+            "sink": self._sink,
+        }
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | str | os.PathLike) -> "AudioGraph":
+        """Builds a graph from a dict, or a .json / .toml patch file."""
+        if isinstance(config, (str, os.PathLike)):
+            path = Path(config)
+            text = path.read_bytes()
+            if path.suffix.lower() == ".toml":
+                try:
+                    import tomllib
+                except ModuleNotFoundError:  # Python 3.10
+                    import tomli as tomllib
+                config = tomllib.loads(text.decode("utf-8"))
+            else:
+                config = json.loads(text)
+        if not isinstance(config, Mapping):
+            raise GraphError("a patch must be a mapping with 'nodes' (and optionally connections, modulations, "
+                             "controls, sink)")
+        unknown = set(config) - {"sample_rate", "nodes", "connections", "modulations", "controls", "sink"}
+        if unknown:
+            raise GraphError(f"unknown patch keys: {', '.join(sorted(unknown))}")
+        graph = cls(float(config.get("sample_rate", 48000.0)))
+        try:
+            for node in config.get("nodes", []):
+                graph.add_node(node["name"], node["type"], node.get("params", {}))
+            for c in config.get("connections", []):
+                graph.connect(c["source"], c["target"], output=c.get("output", 0), input=c.get("input", 0))
+            for m in config.get("modulations", []):
+                graph.modulate(m["source"], m["target"], m["param"], scale=m.get("scale", 1.0),
+                               mode=m.get("mode", "add"), channel=m.get("channel"), output=m.get("output", 0))
+            for c in config.get("controls", []):
+                graph.bind_control(c["node"], c["param"], c["key"])
+        except KeyError as exc:
+            raise GraphError(f"patch entry is missing the field {exc}") from None
+        if config.get("sink") is not None:
+            graph.set_sink(config["sink"])
+        return graph
+
+    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _write_last_control_blob(blob: bytes) -> None:
+    """While logging is on: the control blob of the next native call, and its description."""
+    from . import diagnostics
+    from .native_runtime import describe_blob
+
+    directory = diagnostics.log_directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "last_control_blob.bin").write_bytes(blob)
+    (directory / "last_control_blob.json").write_text(json.dumps(describe_blob(blob), indent=2))

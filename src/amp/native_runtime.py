@@ -1,0 +1,218 @@
+"""NativeGraphExecutor: a graph compiled once into libamp_native, rendered many times."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import _binding
+from .errors import GraphError, error_from_native
+
+__all__ = ["NativeGraphExecutor", "describe_blob", "infer_batch", "default_threads"]
+
+
+def default_threads() -> int:
+    return max(os.cpu_count() or 1, 1)
+
+
+def describe_blob(blob: bytes) -> dict:
+    """Any amp blob (descriptor, plan or control) as the native reader sees it, as a dict.
+
+    Raises :class:`amp.FormatError` naming what is wrong when the blob does not validate.
+    """
+    binding = _binding.load()
+    ffi, lib = binding.ffi, binding.lib
+    data = bytes(blob)
+    error = ffi.new("AmpErrorInfo *")
+    required = ffi.new("size_t *")
+    status = lib.amp_native_describe_blob(data, len(data), ffi.NULL, 0, required, error)
+    if status == lib.AMP_ERR_BUFFER_TOO_SMALL:
+        buffer = ffi.new("char[]", required[0])
+        status = lib.amp_native_describe_blob(data, len(data), buffer, required[0], required, error)
+        if status == lib.AMP_OK:
+            return json.loads(ffi.string(buffer).decode("utf-8"))
+    raise error_from_native(lib, status, error, ffi, context="describe_blob")
+
+
+def _iter_base_params(base_params) -> list[tuple[str, str, Any]]:
+    if base_params is None:
+        return []
+    if not isinstance(base_params, Mapping):
+        raise GraphError("base_params must be a mapping {node: {param: value}} or {'node.param': value}")
+    items = []
+    for key, value in base_params.items():
+        if isinstance(value, Mapping):
+            for param, v in value.items():
+                items.append((str(key), str(param), v))
+        elif isinstance(key, str) and "." in key:
+            node, param = key.rsplit(".", 1)
+            items.append((node, param, value))
+        else:
+            raise GraphError(f"base_params key {key!r}: use {{node: {{param: value}}}} or 'node.param'")
+    return items
+
+
+def infer_batch(base_params, batch: int | None = None) -> int:
+    """B for a render: `batch` if given, else the largest leading dimension among 3-D overrides."""
+    if batch is not None:
+        if int(batch) < 1:
+            raise GraphError(f"batch must be >= 1, got {batch}")
+        return int(batch)
+    b = 1
+    for _node, _param, value in _iter_base_params(base_params):
+        shape = np.shape(value)
+        if len(shape) == 3 and shape[0] > 1:
+            b = max(b, shape[0])
+    return b
+
+
+class NativeGraphExecutor:
+    """Compiles an :class:`AudioGraph` once and renders it block after block.
+
+    Use as a context manager (or call ``close``). The graph's node state persists across calls:
+    consecutive ``run_block`` calls continue the same stream. Frame counts may change from call to
+    call; a call longer than ``max_block_frames`` is rendered in blocks of ``max_block_frames``.
+    """
+
+    def __init__(self, graph, *, batch: int = 1, sample_rate: float | None = None, max_block_frames: int = 4096,
+                 threads: int | None = None, channel_depth: int = 0, disabled_optimisations=None) -> None:
+        self._binding = _binding.load()
+        ffi, lib = self._binding.ffi, self._binding.lib
+        self.graph = graph
+        self.batch = int(batch)
+        self.sample_rate = float(sample_rate if sample_rate is not None else graph.sample_rate)
+        self.max_block_frames = int(max_block_frames)
+        self.threads = default_threads() if threads is None else int(threads)
+        self.plan = graph.compile(disabled_optimisations)
+        self.descriptor_blob = graph.serialize_node_descriptors()
+        self.plan_blob = self.plan.blob
+        names = graph.nodes
+        self._node_index = {name: i for i, name in enumerate(names)}
+        self._specs = [graph.spec(n) for n in names]
+        self._channels = self.plan.channels
+        self.output_channels = self._channels[self._node_index[graph.sink]]
+        config = ffi.new("AmpGraphConfig *")
+        config.batch = self.batch
+        config.max_block_frames = self.max_block_frames
+        config.threads = self.threads
+        config.channel_depth = int(channel_depth)
+        config.sample_rate = self.sample_rate
+        config.disabled_optimisations = 0
+        error = ffi.new("AmpErrorInfo *")
+        handle = ffi.new("AmpGraph **")
+        status = lib.amp_graph_create(self.descriptor_blob, len(self.descriptor_blob), self.plan_blob,
+                                      len(self.plan_blob), config, handle, error)
+        if status != lib.AMP_OK:
+            raise error_from_native(lib, status, error, ffi, context="compiling the graph")
+        self._handle = handle[0]
+        self._error = ffi.new("AmpErrorInfo *")
+
+    # context management -----------------------------------------------------------------------
+    def __enter__(self) -> "NativeGraphExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle is not None:
+            self._binding.lib.amp_graph_destroy(handle)
+
+    def __del__(self) -> None:  # pragma: no cover
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _check(self, status: int, context: str) -> None:
+        lib, ffi = self._binding.lib, self._binding.ffi
+        if status != lib.AMP_OK:
+            lib.amp_graph_last_error(self._handle, self._error)
+            raise error_from_native(lib, status, self._error, ffi, context=context)
+
+    def _live(self):
+        if self._handle is None:
+            raise GraphError("this executor is closed")
+        return self._handle
+
+    # parameters -------------------------------------------------------------------------------
+    def _pack_overrides(self, base_params, total_frames: int):
+        """Checks each override's shape against (B, C, F) and hands numpy's memory to C as is."""
+        ffi = self._binding.ffi
+        items = _iter_base_params(base_params)
+        keep = []
+        overrides = ffi.new("AmpParamOverride[]", max(len(items), 1))
+        for k, (node, param, value) in enumerate(items):
+            if node not in self._node_index:
+                raise GraphError(f"base_params names unknown node '{node}'; nodes: {', '.join(self._node_index)}",
+                                 node=node)
+            n = self._node_index[node]
+            spec = self._specs[n]
+            pspec = spec.param(param, node)
+            if pspec.static:
+                raise GraphError(f"parameter '{param}' of node '{node}' is fixed at creation; set it on the graph",
+                                 node=node)
+            channels = self._channels[n]
+            expected = (self.batch, channels, total_frames)
+            array = np.asarray(value, dtype=np.float64)
+            if array.ndim == 0:
+                array = array.reshape(1, 1, 1)
+            if array.ndim != 3 or any(d not in (1, e) for d, e in zip(array.shape, expected)):
+                raise GraphError(
+                    f"base_params['{node}']['{param}'] has shape {np.shape(value)}; expected a scalar or an array "
+                    f"of shape {expected} (B, C, F), where any dimension may be 1 to broadcast",
+                    node=node,
+                )
+            array = np.ascontiguousarray(array)
+            keep.append(array)
+            o = overrides[k]
+            o.node = n
+            o.param = spec.param_index(param, node)
+            o.data = ffi.cast("const double *", ffi.from_buffer(array))
+            o.batch, o.channels, o.frames = array.shape
+        return overrides, len(items), keep
+
+    # rendering --------------------------------------------------------------------------------
+    def render(self, total_frames: int, block_frames: int | None = None, base_params=None,
+               control_history_blob: bytes | None = None) -> np.ndarray:
+        """Renders `total_frames` in blocks of `block_frames` in one native call; returns (B, C, F)."""
+        handle = self._live()
+        ffi, lib = self._binding.ffi, self._binding.lib
+        total_frames = int(total_frames)
+        if total_frames < 0:
+            raise GraphError(f"frames must be >= 0, got {total_frames}")
+        block = int(block_frames) if block_frames is not None else min(max(total_frames, 1), self.max_block_frames)
+        if not 1 <= block <= self.max_block_frames:
+            raise GraphError(f"block_frames must be in [1, {self.max_block_frames}], got {block}")
+        overrides, count, keep = self._pack_overrides(base_params, total_frames)
+        out = np.empty((self.batch, self.output_channels, total_frames), dtype=np.float64)
+        blob = ffi.NULL
+        blob_size = 0
+        if control_history_blob is not None:
+            control_history_blob = bytes(control_history_blob)
+            blob, blob_size = control_history_blob, len(control_history_blob)
+        status = lib.amp_graph_render(handle, total_frames, block, overrides, count, blob, blob_size,
+                                      ffi.cast("double *", ffi.from_buffer(out)), out.size)
+        del keep
+        self._check(status, "render")
+        return out
+
+    def run_block(self, frames: int, sample_rate: float | None = None, base_params=None,
+                  control_history_blob: bytes | None = None) -> np.ndarray:
+        """Renders the next `frames` frames; returns float64 (B, C, frames)."""
+        if sample_rate is not None and float(sample_rate) != self.sample_rate:
+            raise GraphError(f"this executor was compiled for {self.sample_rate} Hz, not {sample_rate} Hz")
+        return self.render(frames, min(max(int(frames), 1), self.max_block_frames), base_params, control_history_blob)
+
+    def reset(self) -> None:
+        self._check(self._binding.lib.amp_graph_reset(self._live()), "reset")
+
+    @property
+    def frame_position(self) -> int:
+        info = self._binding.ffi.new("AmpGraphInfo *")
+        self._binding.lib.amp_graph_info(self._live(), info)
+        return int(info.frame_position)

@@ -1,0 +1,255 @@
+"""The plan compiler: execution order, channel counts, buffer assignment, fused chains and the
+order of modulation routes, worked out from a graph and written as the plan blob.
+
+The native library re-checks every plan against the descriptor, so a bug here is refused there,
+never rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from .blobs import OPT_BUFFER_REUSE, OPT_CHAIN_FUSION, OPTIMISATIONS, PlanValue, write_plan_blob
+from .catalogue import NodeSpec
+from .errors import GraphError
+
+__all__ = ["GraphTopology", "CompiledPlan", "compile_plan", "parse_optimisations"]
+
+
+@dataclass
+class GraphTopology:
+    """What the compiler needs of a graph, by node index."""
+
+    names: list[str]
+    specs: list[NodeSpec]
+    params: list[dict[str, float]]
+    edges: list[tuple[int, int, int, int]]  # source, output, target, input
+    modulations: list[tuple[int, int, int, int, str, str, float]]  # source, output, channel, target, param, mode, scale
+    sink: int
+
+
+@dataclass
+class CompiledPlan:
+    order: list[int]
+    channels: list[int]
+    values: list[PlanValue]
+    buffer_count: int
+    fusion_groups: list[list[int]]
+    routes: list[int]
+    optimisations: int
+    blob: bytes = field(repr=False, default=b"")
+
+    def enabled(self) -> list[str]:
+        return [name for name, bit in OPTIMISATIONS.items() if self.optimisations & bit]
+
+
+def parse_optimisations(disabled: Iterable[str] | None) -> int:
+    """The AMP_OPT_* bits for a list of optimisation names to switch off (also from AMP_DISABLE_OPTIMISATIONS)."""
+    bits = 0
+    for name in disabled or ():
+        name = name.strip()
+        if not name:
+            continue
+        if name == "all":
+            bits |= sum(OPTIMISATIONS.values())
+            continue
+        if name not in OPTIMISATIONS:
+            raise GraphError(f"unknown optimisation '{name}'; known: {', '.join(OPTIMISATIONS)}, all")
+        bits |= OPTIMISATIONS[name]
+    return bits
+
+
+def _dependencies(topo: GraphTopology) -> list[list[int]]:
+    """Nodes each node must run after within a block (edges into a block-delay node don't count)."""
+    deps: list[list[int]] = [[] for _ in topo.names]
+    for source, _output, target, _input in topo.edges:
+        if topo.specs[target].block_delay == 0 and source not in deps[target]:
+            deps[target].append(source)
+    for source, _output, _channel, target, *_ in topo.modulations:
+        if source not in deps[target]:
+            deps[target].append(source)
+    return deps
+
+
+def _find_cycle(deps: list[list[int]], remaining: set[int]) -> list[int]:
+    # Walk dependencies inside the unsortable remainder until a node repeats.
+    start = min(remaining)
+    path: list[int] = []
+    seen: dict[int, int] = {}
+    node = start
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(d for d in deps[node] if d in remaining)
+    cycle = path[seen[node]:]
+    cycle.reverse()
+    return cycle
+
+
+def _order(topo: GraphTopology) -> list[int]:
+    deps = _dependencies(topo)
+    consumers: list[list[int]] = [[] for _ in topo.names]
+    pending = [len(d) for d in deps]
+    for node, ds in enumerate(deps):
+        for d in ds:
+            consumers[d].append(node)
+    ready = [n for n, count in enumerate(pending) if count == 0]
+    order: list[int] = []
+    # Lowest index first keeps the order stable as the user built the graph.
+    import heapq
+
+    heapq.heapify(ready)
+    while ready:
+        node = heapq.heappop(ready)
+        order.append(node)
+        for consumer in consumers[node]:
+            pending[consumer] -= 1
+            if pending[consumer] == 0:
+                heapq.heappush(ready, consumer)
+    if len(order) != len(topo.names):
+        cycle = _find_cycle(deps, set(range(len(topo.names))) - set(order))
+        names = " -> ".join(topo.names[n] for n in cycle + cycle[:1])
+        raise GraphError(
+            f"the graph has a cycle without a block delay: {names}. Feedback must pass through a node "
+            "that delays by at least one block (for example block_delay)."
+        )
+    return order
+
+
+def _channels(topo: GraphTopology, order: list[int]) -> list[int]:
+    channels = [0] * len(topo.names)
+    for node in order:
+        spec = topo.specs[node]
+        if spec.channel_rule == "fixed":
+            count = int(spec.channel_value)
+        elif spec.channel_rule == "param":
+            count = int(topo.params[node][spec.channel_value])
+        else:
+            port = spec.input_index(spec.channel_value)
+            widths = [channels[s] for s, _o, t, i in topo.edges if t == node and i == port]
+            count = max(widths, default=1)
+        channels[node] = count
+    for source, _output, channel, target, param, _mode, _scale in topo.modulations:
+        if channel >= 0 and channel >= channels[source]:
+            raise GraphError(
+                f"modulation of '{topo.names[target]}.{param}' selects channel {channel} of "
+                f"'{topo.names[source]}', which has {channels[source]}",
+                node=topo.names[target],
+            )
+        if channel < 0 and channels[source] not in (1, channels[target]):
+            raise GraphError(
+                f"modulation of '{topo.names[target]}.{param}' from '{topo.names[source]}' "
+                f"({channels[source]} channels) into {channels[target]} channels: pass channel=",
+                node=topo.names[target],
+            )
+    return channels
+
+
+def _lifetimes(topo: GraphTopology, order: list[int], value_of) -> tuple[list[int], list[int]]:
+    position = {node: k for k, node in enumerate(order)}
+    n = len(order)
+    count = sum(len(spec.outputs) for spec in topo.specs)
+    birth = [0] * count
+    death = [0] * count
+    for node, spec in enumerate(topo.specs):
+        for output in range(len(spec.outputs)):
+            v = value_of(node, output)
+            birth[v] = position[node]
+            death[v] = n if node == topo.sink else position[node]
+    for source, output, target, _input in topo.edges:
+        v = value_of(source, output)
+        use = n if topo.specs[target].block_delay > 0 else position[target]
+        death[v] = max(death[v], use)
+    for source, output, _channel, target, *_ in topo.modulations:
+        v = value_of(source, output)
+        death[v] = max(death[v], position[target])
+    return birth, death
+
+
+def _fusion_groups(topo: GraphTopology, order: list[int]) -> list[list[int]]:
+    """Runs of consecutive nodes where each feeds only the next and the next reads only it."""
+    uses: dict[int, set[int]] = {n: set() for n in range(len(topo.names))}
+    feeds: dict[int, set[int]] = {n: set() for n in range(len(topo.names))}
+    for source, _o, target, _i in topo.edges:
+        uses[source].add(target)
+        feeds[target].add(source)
+    for source, _o, _c, target, *_ in topo.modulations:
+        uses[source].add(target)
+        feeds[target].add(source)
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for node in order:
+        previous = current[-1] if current else None
+        if (
+            previous is not None
+            and uses[previous] == {node}
+            and feeds[node] == {previous}
+            and topo.specs[previous].block_delay == 0
+            and topo.specs[node].block_delay == 0
+        ):
+            current.append(node)
+            continue
+        if len(current) >= 2:
+            groups.append(current)
+        current = [node]
+    if len(current) >= 2:
+        groups.append(current)
+    return groups
+
+
+def compile_plan(topo: GraphTopology, disabled_optimisations: int = 0) -> CompiledPlan:
+    if not topo.names:
+        raise GraphError("the graph has no nodes")
+    order = _order(topo)
+    channels = _channels(topo, order)
+    bases = []
+    total = 0
+    for spec in topo.specs:
+        bases.append(total)
+        total += len(spec.outputs)
+
+    def value_of(node: int, output: int) -> int:
+        return bases[node] + output
+
+    applied = 0
+    buffer_of = list(range(total))
+    buffer_count = total
+    if not disabled_optimisations & OPT_BUFFER_REUSE:
+        birth, death = _lifetimes(topo, order, value_of)
+        channel_of_value = [0] * total
+        for node, spec in enumerate(topo.specs):
+            for output in range(len(spec.outputs)):
+                channel_of_value[value_of(node, output)] = channels[node]
+        free_after: list[tuple[int, int]] = []  # (death, channels) per buffer
+        for v in sorted(range(total), key=lambda v: (birth[v], v)):
+            chosen = -1
+            for b, (last_death, width) in enumerate(free_after):
+                if last_death < birth[v] and width == channel_of_value[v]:
+                    chosen = b
+                    break
+            if chosen < 0:
+                free_after.append((death[v], channel_of_value[v]))
+                chosen = len(free_after) - 1
+            else:
+                free_after[chosen] = (death[v], channel_of_value[v])
+            buffer_of[v] = chosen
+        buffer_count = len(free_after)
+        applied |= OPT_BUFFER_REUSE
+    values = [
+        PlanValue(node, output, channels[node], buffer_of[value_of(node, output)])
+        for node, spec in enumerate(topo.specs)
+        for output in range(len(spec.outputs))
+    ]
+    groups: list[list[int]] = []
+    if not disabled_optimisations & OPT_CHAIN_FUSION:
+        groups = _fusion_groups(topo, order)
+        applied |= OPT_CHAIN_FUSION
+    position = {node: k for k, node in enumerate(order)}
+    routes = sorted(
+        range(len(topo.modulations)),
+        key=lambda m: (position[topo.modulations[m][3]], topo.modulations[m][5] != "add", m),
+    )
+    plan = CompiledPlan(order, channels, values, buffer_count, groups, routes, applied)
+    plan.blob = write_plan_blob(order, buffer_count, values, groups, routes, applied)
+    return plan
