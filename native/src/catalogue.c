@@ -7,7 +7,8 @@
     X(constant)           \
     X(oscillator)         \
     X(gain)               \
-    X(mix)
+    X(mix)                \
+    X(block_delay)
 
 #define AMP_DECLARE_NODE(type) extern const AmpNodeSpec amp_node_##type;
 #define AMP_LIST_NODE(type) &amp_node_##type,
