@@ -219,7 +219,7 @@ static int32_t read_modulations(AmpDescriptor *desc, AmpCursor *c)
     int32_t status;
     uint32_t count = 0;
     c->where = "MODULATIONS";
-    if ((status = amp_cursor_count(c, "modulation count", 34, &count)) != AMP_OK) {
+    if ((status = amp_cursor_count(c, "modulation count", 30, &count)) != AMP_OK) {
         return status;
     }
     desc->modulations = (AmpDescModulation *)calloc((size_t)count + 1, sizeof(AmpDescModulation));

@@ -44,7 +44,6 @@ typedef struct AmpPlan {
     uint32_t *routes;          /* modulation indices in the order they are applied */
     uint32_t optimisations;    /* AMP_OPT_* bits the compiler applied */
     uint32_t *node_channels;   /* derived: channels of every node, by node index */
-    uint32_t *value_of;        /* derived: index into values of (node, output) via value_base */
     uint32_t *value_base;      /* derived: first value index of each node */
 } AmpPlan;
 

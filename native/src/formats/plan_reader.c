@@ -18,7 +18,6 @@ void amp_plan_free(AmpPlan *plan)
     free(plan->group_nodes);
     free(plan->routes);
     free(plan->node_channels);
-    free(plan->value_of);
     free(plan->value_base);
     memset(plan, 0, sizeof(*plan));
 }
@@ -174,7 +173,7 @@ int32_t amp_plan_node_channels(const AmpDescriptor *desc, const uint32_t *order,
                 const AmpDescEdge *edge = &desc->edges[e];
                 if (edge->dst_node == n && edge->dst_input == (uint32_t)spec->channel_value) {
                     if (channels[edge->src_node] == 0) {
-                        return amp_error_set(error, AMP_ERR_GRAPH, "plan", node->name, -1,
+                        return amp_error_set(error, AMP_ERR_FORMAT, "plan", node->name, -1,
                                              "node '%s' takes its channel count from '%s', which runs after it",
                                              node->name, desc->nodes[edge->src_node].name);
                     }
@@ -188,7 +187,7 @@ int32_t amp_plan_node_channels(const AmpDescriptor *desc, const uint32_t *order,
             }
         }
         if (count == 0 || count > 64) {
-            return amp_error_set(error, AMP_ERR_GRAPH, "plan", node->name, -1, "node '%s' would have %u channels",
+            return amp_error_set(error, AMP_ERR_FORMAT, "plan", node->name, -1, "node '%s' would have %u channels",
                                  node->name, count);
         }
         channels[n] = count;
@@ -264,13 +263,13 @@ static int32_t check_plan(const AmpDescriptor *desc, AmpPlan *plan, AmpErrorInfo
         const uint32_t src_channels = plan->node_channels[mod->src_node];
         const uint32_t dst_channels = plan->node_channels[mod->dst_node];
         if (mod->channel >= 0 && (uint32_t)mod->channel >= src_channels) {
-            status = amp_error_set(error, AMP_ERR_GRAPH, "plan", desc->nodes[mod->dst_node].name, -1,
+            status = amp_error_set(error, AMP_ERR_FORMAT, "plan", desc->nodes[mod->dst_node].name, -1,
                                    "modulation from '%s' selects channel %d but it has %u", 
                                    desc->nodes[mod->src_node].name, mod->channel, src_channels);
             goto done;
         }
         if (mod->channel < 0 && src_channels != 1 && src_channels != dst_channels) {
-            status = amp_error_set(error, AMP_ERR_GRAPH, "plan", desc->nodes[mod->dst_node].name, -1,
+            status = amp_error_set(error, AMP_ERR_FORMAT, "plan", desc->nodes[mod->dst_node].name, -1,
                                    "modulation from '%s' (%u channels) into '%s' (%u channels) needs a channel",
                                    desc->nodes[mod->src_node].name, src_channels, desc->nodes[mod->dst_node].name,
                                    dst_channels);
@@ -303,11 +302,10 @@ static int32_t check_plan(const AmpDescriptor *desc, AmpPlan *plan, AmpErrorInfo
     }
     for (uint32_t v = 0; v < expected; ++v) {
         const AmpPlanValue *value = &plan->values[v];
-        if (value->node >= n || value->node != plan->values[v].node ||
-            plan->value_base[value->node] + value->output != v ||
+        if (value->node >= n || plan->value_base[value->node] + value->output != v ||
             value->output >= (uint32_t)desc->nodes[value->node].spec->num_outputs) {
             status = amp_error_set(error, AMP_ERR_FORMAT, "plan", NULL, -1,
-                                   "value %u should be output %u of node %u in node order", v, 0u, 0u);
+                                   "value %u names node %u output %u, out of place", v, value->node, value->output);
             for (uint32_t i = 0; i < n; ++i) {
                 if (v >= plan->value_base[i] && v < plan->value_base[i + 1]) {
                     amp_error_set(error, AMP_ERR_FORMAT, "plan", desc->nodes[i].name, -1,
