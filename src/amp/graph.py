@@ -69,6 +69,7 @@ class AudioGraph:
         self._modulations: list[_Modulation] = []
         self._bindings: dict[tuple[str, str], str] = {}
         self._sink: str | None = None
+        self._sink_explicit = False
         self._version = 0
         self._executor = None
         self._executor_key = None
@@ -98,8 +99,8 @@ class AudioGraph:
         for key, value in {**dict(params or {}), **kwargs}.items():
             values[key] = spec.param(key, name).coerce(name, value)
         self._nodes[name] = _Node(name, type, values, bytes(data) if data is not None else None)
-        if self._sink is None:
-            self._sink = name
+        if not self._sink_explicit:
+            self._sink = name  # until set_sink is called, the sink is the node added last
         self._changed()
         return name
 
@@ -162,6 +163,7 @@ class AudioGraph:
     def set_sink(self, node: str) -> None:
         self._node(node)
         self._sink = node
+        self._sink_explicit = True
         self._changed()
 
     @property
@@ -265,12 +267,13 @@ class AudioGraph:
         from .native_runtime import NativeGraphExecutor
 
         key = (self._version, float(sample_rate), int(batch))
-        if self._executor is not None and self._executor_key == key and self._executor.max_block_frames >= frames:
+        if self._executor is not None and self._executor_key == key:
             return self._executor
-        max_frames = max(frames, self._executor.max_block_frames if self._executor is not None else 0, 256)
         if self._executor is not None:
             self._executor.close()
-        self._executor = NativeGraphExecutor(self, batch=batch, sample_rate=sample_rate, max_block_frames=max_frames)
+        # A longer call is rendered in several blocks of max_block_frames, so the state survives.
+        self._executor = NativeGraphExecutor(self, batch=batch, sample_rate=sample_rate,
+                                             max_block_frames=max(4096, min(frames, 65536)))
         self._executor_key = key
         return self._executor
 
