@@ -246,7 +246,8 @@ class AudioGraph:
         """The per-sample curves the runtime derives from the control history, shape (K, frames).
 
         Rendered natively (one ``constant`` node bound to each key), so it is exactly what a bound
-        parameter sees.
+        parameter sees, except before a key's first event: there the tensor holds 0, where a bound
+        parameter holds its own value.
         """
         sr = float(sample_rate or self.sample_rate)
         keys = list(keys) if keys is not None else self.control_delay.keys
