@@ -80,27 +80,59 @@ class NativeGraphExecutor:
     def __init__(self, graph, *, batch: int = 1, sample_rate: float | None = None, max_block_frames: int = 4096,
                  threads: int | None = None, channel_depth: int = 0, disabled_optimisations=None) -> None:
         self._binding = _binding.load()
-        ffi, lib = self._binding.ffi, self._binding.lib
         self.graph = graph
         self.batch = int(batch)
         self.sample_rate = float(sample_rate if sample_rate is not None else graph.sample_rate)
         self.max_block_frames = int(max_block_frames)
         self.threads = default_threads() if threads is None else int(threads)
         self.plan = graph.compile(disabled_optimisations)
-        self.descriptor_blob = graph.serialize_node_descriptors()
-        self.plan_blob = self.plan.blob
         names = graph.nodes
+        self._create(graph.serialize_node_descriptors(), self.plan.blob, names, [graph.spec(n) for n in names],
+                     self.plan.channels, names.index(graph.sink), channel_depth)
+
+    @classmethod
+    def from_blobs(cls, descriptor_blob: bytes, plan_blob: bytes, *, batch: int = 1, sample_rate: float = 48000.0,
+                   max_block_frames: int = 4096, threads: int | None = None,
+                   channel_depth: int = 0) -> "NativeGraphExecutor":
+        """An executor for blobs as they are (a dump, a replay): the native reader validates them."""
+        from .catalogue import node_spec
+
+        self = cls.__new__(cls)
+        self._binding = _binding.load()
+        self.graph = None
+        self.plan = None
+        self.batch = int(batch)
+        self.sample_rate = float(sample_rate)
+        self.max_block_frames = int(max_block_frames)
+        self.threads = default_threads() if threads is None else int(threads)
+        descriptor = describe_blob(descriptor_blob)
+        plan = describe_blob(plan_blob)
+        names = [n["name"] for n in descriptor["nodes"]]
+        specs = [node_spec(n["type"], n["name"]) for n in descriptor["nodes"]]
+        channels = [1] * len(names)
+        for value in plan["values"]:
+            if 0 <= value["node"] < len(names):
+                channels[value["node"]] = value["channels"]
+        self._create(bytes(descriptor_blob), bytes(plan_blob), names, specs, channels,
+                     names.index(descriptor["sink"]), channel_depth)
+        return self
+
+    def _create(self, descriptor_blob: bytes, plan_blob: bytes, names, specs, channels, sink: int,
+                channel_depth: int) -> None:
+        ffi, lib = self._binding.ffi, self._binding.lib
+        self._handle = None
+        self.descriptor_blob = descriptor_blob
+        self.plan_blob = plan_blob
         self._node_index = {name: i for i, name in enumerate(names)}
-        self._specs = [graph.spec(n) for n in names]
-        self._channels = self.plan.channels
-        self.output_channels = self._channels[self._node_index[graph.sink]]
+        self._specs = specs
+        self._channels = channels
         config = ffi.new("AmpGraphConfig *")
         config.batch = self.batch
         config.max_block_frames = self.max_block_frames
         config.threads = self.threads
         config.channel_depth = int(channel_depth)
         config.sample_rate = self.sample_rate
-        config.disabled_optimisations = 0
+        config.disabled_optimisations = self.plan_disabled_bits()
         error = ffi.new("AmpErrorInfo *")
         handle = ffi.new("AmpGraph **")
         status = lib.amp_graph_create(self.descriptor_blob, len(self.descriptor_blob), self.plan_blob,
@@ -109,6 +141,17 @@ class NativeGraphExecutor:
             raise error_from_native(lib, status, error, ffi, context="compiling the graph")
         self._handle = handle[0]
         self._error = ffi.new("AmpErrorInfo *")
+        info = ffi.new("AmpGraphInfo *")
+        lib.amp_graph_info(self._handle, info)
+        self.output_channels = int(info.output_channels)
+
+    def plan_disabled_bits(self) -> int:
+        """The AMP_OPT_* bits of the optimisations switched off for this executor."""
+        from .blobs import OPTIMISATIONS
+
+        if getattr(self, "plan", None) is None:
+            return 0  # blobs as given: the plan's own OPTIONS section says what it applied
+        return sum(OPTIMISATIONS.values()) & ~self.plan.optimisations
 
     # context management -----------------------------------------------------------------------
     def __enter__(self) -> "NativeGraphExecutor":

@@ -213,6 +213,41 @@ int32_t amp_cursor_f64(AmpCursor *c, const char *field, double *out)
     return status;
 }
 
+/* Length of the well-formed UTF-8 sequence at text[0] (no overlongs, no surrogates, <= U+10FFFF),
+ * or 0 if there is none within `available` bytes. */
+static uint32_t utf8_sequence(const uint8_t *text, uint32_t available)
+{
+    const uint8_t b0 = text[0];
+    if (b0 < 0x80) {
+        return 1;
+    }
+    uint32_t length = 0;
+    uint32_t code = 0;
+    uint32_t minimum = 0;
+    if ((b0 & 0xE0) == 0xC0) {
+        length = 2, code = b0 & 0x1Fu, minimum = 0x80;
+    } else if ((b0 & 0xF0) == 0xE0) {
+        length = 3, code = b0 & 0x0Fu, minimum = 0x800;
+    } else if ((b0 & 0xF8) == 0xF0) {
+        length = 4, code = b0 & 0x07u, minimum = 0x10000;
+    } else {
+        return 0;
+    }
+    if (length > available) {
+        return 0;
+    }
+    for (uint32_t i = 1; i < length; ++i) {
+        if ((text[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        code = (code << 6) | (text[i] & 0x3Fu);
+    }
+    if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+        return 0;
+    }
+    return length;
+}
+
 int32_t amp_cursor_name(AmpCursor *c, const char *field, char *out, size_t capacity)
 {
     uint32_t length = 0;
@@ -227,10 +262,15 @@ int32_t amp_cursor_name(AmpCursor *c, const char *field, char *out, size_t capac
         return status;
     }
     const uint8_t *text = c->data + c->offset;
-    for (uint32_t i = 0; i < length; ++i) {
+    for (uint32_t i = 0; i < length;) {
         if (text[i] < 0x20 || text[i] == 0x7f) {
             return amp_format_error(c, "%s holds control byte 0x%02x", field, text[i]);
         }
+        const uint32_t step = utf8_sequence(text + i, length - i);
+        if (step == 0) {
+            return amp_format_error(c, "%s is not valid UTF-8 (byte %u of the name)", field, i);
+        }
+        i += step;
     }
     memcpy(out, text, length);
     out[length] = '\0';
