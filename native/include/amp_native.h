@@ -121,6 +121,14 @@ int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_fr
                          const AmpParamOverride *overrides, uint32_t override_count,
                          const uint8_t *control_blob, size_t control_blob_size,
                          double *output, size_t output_size);
+
+/* Per-node processing time, for diagnostics. Off by default (it costs two clock reads per node per
+ * block); while on, each process() call adds its duration and a count to its node's totals, which
+ * amp_graph_node_timings copies out by descriptor node index (at most `capacity` entries; the node
+ * count goes to *node_count). Switching it on clears the totals. Output is the same either way. */
+int32_t amp_graph_set_timing(AmpGraph *graph, int32_t enabled);
+int32_t amp_graph_node_timings(const AmpGraph *graph, uint64_t *nanoseconds, uint64_t *calls,
+                               uint32_t capacity, uint32_t *node_count);
 /* AMP_CDEF_END */
 
 #if defined(__GNUC__)

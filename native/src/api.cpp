@@ -239,4 +239,24 @@ int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_fr
     return status;
 }
 
+int32_t amp_graph_set_timing(AmpGraph *graph, int32_t enabled)
+{
+    if (graph == nullptr) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    AMP_LOG_API("amp_graph_set_timing", "\"enabled\":%d", enabled);
+    graph->graph.set_timing(enabled != 0);
+    return AMP_OK;
+}
+
+int32_t amp_graph_node_timings(const AmpGraph *graph, uint64_t *nanoseconds, uint64_t *calls, uint32_t capacity,
+                               uint32_t *node_count)
+{
+    if (graph == nullptr || node_count == nullptr || (capacity > 0 && nanoseconds == nullptr && calls == nullptr)) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    *node_count = graph->graph.node_timings(nanoseconds, calls, capacity);
+    return *node_count > capacity ? AMP_ERR_BUFFER_TOO_SMALL : AMP_OK;
+}
+
 }  // extern "C"

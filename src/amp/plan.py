@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .blobs import OPT_BUFFER_REUSE, OPT_CHAIN_FUSION, OPTIMISATIONS, PlanValue, write_plan_blob
+from .blobs import OPT_BUFFER_REUSE, OPT_CHAIN_FUSION, OPT_CONSTANT_FOLDING, OPTIMISATIONS, PlanValue, write_plan_blob
 from .catalogue import NodeSpec
 from .errors import GraphError
 
@@ -245,6 +245,9 @@ def compile_plan(topo: GraphTopology, disabled_optimisations: int = 0) -> Compil
     if not disabled_optimisations & OPT_CHAIN_FUSION:
         groups = _fusion_groups(topo, order)
         applied |= OPT_CHAIN_FUSION
+    if not disabled_optimisations & OPT_CONSTANT_FOLDING:
+        # The runtime folds routes from unmodulated constant nodes into their targets' bases.
+        applied |= OPT_CONSTANT_FOLDING
     position = {node: k for k, node in enumerate(order)}
     routes = sorted(
         range(len(topo.modulations)),

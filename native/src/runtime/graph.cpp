@@ -5,6 +5,8 @@
 #include "../amp_log.h"
 #include "../formats/control.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -34,6 +36,13 @@ double *allocate_zeroed(size_t count)
     }
     std::memset(memory, 0, bytes == 0 ? 64 : bytes);
     return static_cast<double *>(memory);
+}
+
+uint64_t timing_now_ns()
+{
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count());
 }
 
 }  // namespace
@@ -234,6 +243,9 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
         }
     }
     order_.assign(plan_.order, plan_.order + plan_.order_count);
+    fold_constants();
+    node_ns_.assign(desc_.node_count, 0);
+    node_calls_.assign(desc_.node_count, 0);
     return AMP_OK;
 }
 
@@ -413,7 +425,9 @@ void Graph::prepare_params(NodeInstance &node, const RenderRequest &request, int
     const ptrdiff_t max_frames = config_.max_block_frames;
     for (size_t p = 0; p < node.param_sources.size(); ++p) {
         ParamSource &source = node.param_sources[p];
-        AmpParamView base{&source.base, 0, 0, 0};
+        AmpParamView base{source.fold_active ? &source.folded_base : &source.base, 0, 0, 0};
+        const size_t first_add = source.fold_active ? source.folded_adds : 0;
+        const size_t first_mul = source.fold_active ? source.folded_muls : 0;
         if (source.override_index >= 0) {
             const AmpParamOverride &o = request.overrides[source.override_index];
             const ptrdiff_t sf = o.frames == 1 ? 0 : 1;
@@ -423,7 +437,8 @@ void Graph::prepare_params(NodeInstance &node, const RenderRequest &request, int
         } else if (source.binding >= 0) {
             base = AmpParamView{bindings_[static_cast<size_t>(source.binding)].curve.data(), 0, 0, 1};
         }
-        if (source.scratch == nullptr) {
+        if (source.scratch == nullptr ||
+            (first_add == source.add_routes.size() && first_mul == source.mul_routes.size())) {
             node.params[p] = base;
             continue;
         }
@@ -436,8 +451,8 @@ void Graph::prepare_params(NodeInstance &node, const RenderRequest &request, int
                 for (int32_t f = 0; f < frames; ++f) {
                     y[f] = x[f * base.stride_frame];
                 }
-                for (uint32_t r : source.add_routes) {
-                    const Route &route = routes_[r];
+                for (size_t k = first_add; k < source.add_routes.size(); ++k) {
+                    const Route &route = routes_[source.add_routes[k]];
                     const AmpSignal &src = values_[route.source_value];
                     const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
                     const double *m = amp_signal_row(&src, b, sc);
@@ -445,8 +460,8 @@ void Graph::prepare_params(NodeInstance &node, const RenderRequest &request, int
                         y[f] += route.scale * m[f];
                     }
                 }
-                for (uint32_t r : source.mul_routes) {
-                    const Route &route = routes_[r];
+                for (size_t k = first_mul; k < source.mul_routes.size(); ++k) {
+                    const Route &route = routes_[source.mul_routes[k]];
                     const AmpSignal &src = values_[route.source_value];
                     const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
                     const double *m = amp_signal_row(&src, b, sc);
@@ -479,7 +494,12 @@ int32_t Graph::run_block(const RenderRequest &request, int64_t offset, int32_t f
         args.message_size = sizeof(node.message);
         node.message[0] = '\0';
         const uint64_t started = AMP_LOG_NOW_NS();
+        const uint64_t timed = timing_ ? timing_now_ns() : 0;
         const int status = node.spec->ops.process(node.state, &args);
+        if (timing_) {
+            node_ns_[index] += timing_now_ns() - timed;
+            ++node_calls_[index];
+        }
         AMP_LOG_NODE_TIMING(node.desc->name, block_index_, frames, started);
         if (status != AMP_NODE_OK) {
             return fail(AMP_ERR_RUNTIME, "process", node.desc->name, block_index_, "node '%s' (%s) failed: %s",
@@ -553,6 +573,7 @@ int32_t Graph::render(const RenderRequest &request)
         const AmpParamOverride &o = request.overrides[i];
         nodes_[o.node].param_sources[o.param].override_index = static_cast<int>(i);
     }
+    activate_folds(request);
     for (int64_t offset = 0; offset < request.total_frames; offset += request.block_frames) {
         const int64_t remaining = request.total_frames - offset;
         const int32_t frames = remaining < request.block_frames ? static_cast<int32_t>(remaining) : request.block_frames;
@@ -586,6 +607,29 @@ int32_t Graph::reset()
     frame_position_ = 0;
     block_index_ = 0;
     return AMP_OK;
+}
+
+void Graph::set_timing(bool enabled)
+{
+    if (enabled && !timing_) {
+        std::fill(node_ns_.begin(), node_ns_.end(), 0);
+        std::fill(node_calls_.begin(), node_calls_.end(), 0);
+    }
+    timing_ = enabled;
+}
+
+uint32_t Graph::node_timings(uint64_t *nanoseconds, uint64_t *calls, uint32_t capacity) const
+{
+    const uint32_t count = static_cast<uint32_t>(node_ns_.size());
+    for (uint32_t i = 0; i < count && i < capacity; ++i) {
+        if (nanoseconds != nullptr) {
+            nanoseconds[i] = node_ns_[i];
+        }
+        if (calls != nullptr) {
+            calls[i] = node_calls_[i];
+        }
+    }
+    return count;
 }
 
 void Graph::info(AmpGraphInfo *out) const

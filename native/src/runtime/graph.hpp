@@ -22,6 +22,13 @@ struct ParamSource {
     std::vector<uint32_t> add_routes;  // indices into Graph::routes_
     std::vector<uint32_t> mul_routes;
     double *scratch = nullptr;   // (B, C, max_frames) when the parameter has routes
+    // Constant folding: the leading routes whose source is an unmodulated constant node, applied
+    // once at creation in the order the block loop would apply them (so the result is identical).
+    uint32_t folded_adds = 0;    // how many of add_routes, from the front
+    uint32_t folded_muls = 0;    // how many of mul_routes (only once every add route is folded)
+    double folded_base = 0.0;
+    std::vector<const ParamSource *> fold_sources;  // the folded constants' `value` parameters
+    bool fold_active = false;    // no override in the current render reaches the folded value
 };
 
 struct Route {
@@ -79,6 +86,8 @@ public:
     int32_t reset();
     void info(AmpGraphInfo *out) const;
     const AmpErrorInfo &last_error() const { return error_; }
+    void set_timing(bool enabled);
+    uint32_t node_timings(uint64_t *nanoseconds, uint64_t *calls, uint32_t capacity) const;
     void record_error(const AmpErrorInfo &error) { error_ = error; }
 
 private:
@@ -89,6 +98,8 @@ private:
     void prepare_params(NodeInstance &node, const RenderRequest &request, int64_t offset, int32_t frames);
     int32_t run_block(const RenderRequest &request, int64_t offset, int32_t frames, int64_t block_start);
     int32_t fail(int32_t code, const char *stage, const char *node, int64_t block, const char *format, ...);
+    void fold_constants();       // constant_folding.cpp
+    void activate_folds(const RenderRequest &request);
 
     std::vector<uint8_t> descriptor_bytes_;
     std::vector<uint8_t> plan_bytes_;
@@ -107,6 +118,10 @@ private:
     int64_t frame_position_ = 0;
     int64_t block_index_ = 0;
     AmpErrorInfo error_{};
+    // Diagnostics timing, by node index: written by the thread running the node, read between renders.
+    bool timing_ = false;
+    std::vector<uint64_t> node_ns_;
+    std::vector<uint64_t> node_calls_;
 };
 
 }  // namespace amp
