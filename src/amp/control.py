@@ -21,6 +21,7 @@ from .errors import GraphError
 __all__ = ["ControlDelay", "STANDARD_KEYS"]
 
 STANDARD_KEYS = ("pitch", "envelope", "trigger", "gate", "velocity")
+MAX_SECONDS = 1.0e9  # the control blob's limit on times (docs/formats.md)
 
 
 class ControlDelay:
@@ -70,8 +71,8 @@ class ControlDelay:
     ) -> None:
         """Records the given values at `timestamp` seconds. Events at equal times keep their order."""
         t = float(timestamp)
-        if not math.isfinite(t):
-            raise GraphError(f"control event time must be finite, got {timestamp!r}")
+        if not math.isfinite(t) or abs(t) > MAX_SECONDS:
+            raise GraphError(f"control event time must be finite and within ±{MAX_SECONDS:g} s, got {timestamp!r}")
         named = {"pitch": pitch, "envelope": envelope, "trigger": trigger, "gate": gate, "velocity": velocity}
         named.update(dict(extras or {}))
         items = [(k, v) for k, v in named.items() if v is not None]
@@ -118,8 +119,8 @@ class ControlDelay:
         """
         t0 = float(t0)
         t1 = float(t1)
-        if not (math.isfinite(t0) and math.isfinite(t1)) or t1 < t0:
-            raise GraphError(f"control window [{t0}, {t1}) must be finite and ordered")
+        if not (math.isfinite(t0) and math.isfinite(t1)) or t1 < t0 or max(abs(t0), abs(t1)) > MAX_SECONDS:
+            raise GraphError(f"control window [{t0}, {t1}) must be finite, ordered and within ±{MAX_SECONDS:g} s")
         with self._lock:
             selected = sorted(self._times) if keys is None else list(keys)
             entries = []

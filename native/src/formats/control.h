@@ -14,6 +14,9 @@ extern "C" {
 #define AMP_CONTROL_VERSION_MAJOR 1
 #define AMP_CONTROL_VERSION_MINOR 0
 
+/* Times are limited so that time * sample_rate (sample_rate <= 1e7) stays far inside int64. */
+#define AMP_CONTROL_MAX_SECONDS 1.0e9
+
 enum { AMP_CONTROL_SECTION_WINDOW = 1, AMP_CONTROL_SECTION_KEYS = 2 };
 enum { AMP_INTERP_STEP = 0, AMP_INTERP_LINEAR = 1 };
 

@@ -51,6 +51,10 @@ static int32_t read_keys(ControlContext *ctx, AmpCursor *c)
                 return amp_format_error(c, "key '%s' event %u has time %g and value %g; both must be finite",
                                         key.name, i, time, value);
             }
+            if (fabs(time) > AMP_CONTROL_MAX_SECONDS) {
+                return amp_format_error(c, "key '%s' event %u at %g s is beyond the +/-%g s a stream can span",
+                                        key.name, i, time, AMP_CONTROL_MAX_SECONDS);
+            }
             if (time < previous) {
                 return amp_format_error(c, "key '%s' event %u at %.9g s comes before the previous one at %.9g s",
                                         key.name, i, time, previous);
@@ -83,8 +87,10 @@ static int32_t visit_section(void *opaque, const AmpSection *section, AmpCursor 
             (status = amp_cursor_f64(c, "window end", ctx->t1)) != AMP_OK) {
             return status;
         }
-        if (!isfinite(*ctx->t0) || !isfinite(*ctx->t1) || *ctx->t1 < *ctx->t0) {
-            return amp_format_error(c, "window [%g, %g] is not a finite, ordered interval", *ctx->t0, *ctx->t1);
+        if (!isfinite(*ctx->t0) || !isfinite(*ctx->t1) || *ctx->t1 < *ctx->t0 ||
+            fabs(*ctx->t0) > AMP_CONTROL_MAX_SECONDS || fabs(*ctx->t1) > AMP_CONTROL_MAX_SECONDS) {
+            return amp_format_error(c, "window [%g, %g] is not a finite, ordered interval within +/-%g s", *ctx->t0,
+                                    *ctx->t1, AMP_CONTROL_MAX_SECONDS);
         }
         ctx->has_window = 1;
         return amp_cursor_expect_end(c);
