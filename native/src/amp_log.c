@@ -88,6 +88,39 @@ static void write_record(const char *body)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* `text` as the inside of a JSON string: quotes, backslashes and control bytes escaped. Node names
+ * and paths come from the caller, so they may hold any of them. */
+static void escape_json(const char *text, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p && n + 7 < size; ++p) {
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            n += (size_t)snprintf(out + n, size - n, "\\u%04x", *p);
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+}
+
+static void write_event(const char *event, const char *node, const char *detail_format, va_list args)
+{
+    char detail[640];
+    vsnprintf(detail, sizeof(detail), detail_format, args);
+    char name[400];
+    escape_json(node, name, sizeof(name));
+    char body[1152];
+    if (node != NULL) {
+        snprintf(body, sizeof(body), "\"event\":\"%s\",\"node\":\"%s\"%s%s", event, name, detail[0] ? "," : "", detail);
+    } else {
+        snprintf(body, sizeof(body), "\"event\":\"%s\"%s%s", event, detail[0] ? "," : "", detail);
+    }
+    write_record(body);
+}
+
 void amp_log_api(const char *function, const char *detail_format, ...)
 {
     char detail[640];
@@ -96,22 +129,49 @@ void amp_log_api(const char *function, const char *detail_format, ...)
     vsnprintf(detail, sizeof(detail), detail_format, args);
     va_end(args);
     char body[768];
-    snprintf(body, sizeof(body), "\"event\":\"api\",\"function\":\"%s\",%s", function, detail);
+    snprintf(body, sizeof(body), "\"event\":\"api\",\"function\":\"%s\"%s%s", function, detail[0] ? "," : "",
+             detail);
     write_record(body);
+}
+
+void amp_log_event(const char *event, const char *node, const char *detail_format, ...)
+{
+    va_list args;
+    va_start(args, detail_format);
+    write_event(event, node, detail_format, args);
+    va_end(args);
 }
 
 void amp_log_node_timing(const char *node, int64_t block_index, int32_t frames, uint64_t nanoseconds)
 {
-    char body[256];
-    snprintf(body, sizeof(body), "\"event\":\"node_timing\",\"node\":\"%s\",\"block\":%lld,\"frames\":%d,\"ns\":%llu",
-             node, (long long)block_index, frames, (unsigned long long)nanoseconds);
-    write_record(body);
+    amp_log_event("node_timing", node, "\"block\":%lld,\"frames\":%d,\"ns\":%llu", (long long)block_index, frames,
+                  (unsigned long long)nanoseconds);
 }
 
 void amp_log_allocation(const char *what, size_t bytes)
 {
     char body[256];
     snprintf(body, sizeof(body), "\"event\":\"allocation\",\"what\":\"%s\",\"bytes\":%zu", what, bytes);
+    write_record(body);
+}
+
+void amp_log_error(const char *function, const void *error_info)
+{
+    const AmpErrorInfo *error = (const AmpErrorInfo *)error_info;
+    if (error == NULL) {
+        return;
+    }
+    char stage[80];
+    char message[1100];
+    escape_json(error->stage, stage, sizeof(stage));
+    escape_json(error->message, message, sizeof(message));
+    char body[2048];
+    char node[200];
+    escape_json(error->node, node, sizeof(node));
+    snprintf(body, sizeof(body),
+             "\"event\":\"error\",\"function\":\"%s\",\"code\":%d,\"stage\":\"%s\",\"node\":\"%s\",\"block\":%lld,"
+             "\"message\":\"%s\"",
+             function, error->code, stage, node, (long long)error->block_index, message);
     write_record(body);
 }
 
@@ -130,7 +190,9 @@ int32_t amp_native_logging_set(int32_t enabled)
     __atomic_store_n(&log_enabled, status == AMP_OK && enabled ? 1 : 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&log_lock);
     if (status == AMP_OK && enabled) {
-        amp_log_api("amp_native_logging_set", "\"enabled\":1,\"directory\":\"%s\"", log_directory);
+        char directory[sizeof(log_directory) * 2];
+        escape_json(log_directory, directory, sizeof(directory));
+        amp_log_api("amp_native_logging_set", "\"enabled\":1,\"directory\":\"%s\"", directory);
     }
     return status;
 }

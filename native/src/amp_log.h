@@ -24,6 +24,14 @@ void amp_log_api(const char *function, const char *detail_format, ...)
     ;
 void amp_log_node_timing(const char *node, int64_t block_index, int32_t frames, uint64_t nanoseconds);
 void amp_log_allocation(const char *what, size_t bytes);
+/* Any other record: "event":event, "node":node (escaped; omitted when NULL), then the detail. */
+void amp_log_event(const char *event, const char *node, const char *detail_format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* A failed call, with the error's code, stage, node, block and message. */
+void amp_log_error(const char *function, const void *error_info);
 
 #define AMP_LOG_ENABLED() amp_log_enabled()
 #define AMP_LOG_NOW_NS() (amp_log_enabled() ? amp_log_now_ns() : 0u)
@@ -45,6 +53,18 @@ void amp_log_allocation(const char *what, size_t bytes);
             amp_log_allocation((what), (bytes)); \
         }                                      \
     } while (0)
+#define AMP_LOG_EVENT(...)              \
+    do {                                \
+        if (amp_log_enabled()) {        \
+            amp_log_event(__VA_ARGS__); \
+        }                               \
+    } while (0)
+#define AMP_LOG_ERROR(function, error_info)             \
+    do {                                                \
+        if (amp_log_enabled()) {                        \
+            amp_log_error((function), (error_info));    \
+        }                                               \
+    } while (0)
 
 #else
 
@@ -53,6 +73,8 @@ void amp_log_allocation(const char *what, size_t bytes);
 #define AMP_LOG_API(...) ((void)0)
 #define AMP_LOG_NODE_TIMING(node, block, frames, start_ns) ((void)(start_ns))
 #define AMP_LOG_ALLOCATION(what, bytes) ((void)0)
+#define AMP_LOG_EVENT(...) ((void)0)
+#define AMP_LOG_ERROR(function, error_info) ((void)0)
 
 #endif
 

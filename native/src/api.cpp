@@ -147,6 +147,7 @@ int32_t amp_native_library_info(AmpLibraryInfo *out)
 
 int32_t amp_native_catalogue_json(char *buffer, size_t capacity, size_t *required)
 {
+    AMP_LOG_API("amp_native_catalogue_json", "\"capacity\":%zu", capacity);
     try {
         AmpJson json;
         amp_json_init(&json);
@@ -163,12 +164,16 @@ int32_t amp_graph_create(const uint8_t *descriptors, size_t descriptors_size, co
                          const AmpGraphConfig *config, AmpGraph **out_graph, AmpErrorInfo *error)
 {
     amp_error_clear(error);
-    AMP_LOG_API("amp_graph_create", "\"descriptor_bytes\":%zu,\"plan_bytes\":%zu", descriptors_size, plan_size);
     if (out_graph == nullptr || config == nullptr) {
         return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "create", nullptr, -1, "out_graph or config is NULL");
     }
     *out_graph = nullptr;
-    return guarded(error, "create", [&]() -> int32_t {
+    AMP_LOG_API("amp_graph_create",
+                "\"descriptor_bytes\":%zu,\"plan_bytes\":%zu,\"batch\":%d,\"max_block_frames\":%d,\"threads\":%d,\"channel_depth\":%d,"
+                "\"sample_rate\":%.17g,\"disabled_optimisations\":%u",
+                descriptors_size, plan_size, config->batch, config->max_block_frames, config->threads, config->channel_depth, config->sample_rate,
+                config->disabled_optimisations);
+    const int32_t result = guarded(error, "create", [&]() -> int32_t {
         AmpGraph *handle = new AmpGraph();
         const int32_t status = handle->graph.create(descriptors, descriptors_size, plan, plan_size, *config, error);
         if (status != AMP_OK) {
@@ -178,6 +183,10 @@ int32_t amp_graph_create(const uint8_t *descriptors, size_t descriptors_size, co
         *out_graph = handle;
         return AMP_OK;
     });
+    if (result != AMP_OK) {
+        AMP_LOG_ERROR("amp_graph_create", error);
+    }
+    return result;
 }
 
 int32_t amp_graph_destroy(AmpGraph *graph)
@@ -214,6 +223,7 @@ int32_t amp_graph_reset(AmpGraph *graph)
     if (graph == nullptr) {
         return AMP_ERR_INVALID_ARGUMENT;
     }
+    AMP_LOG_API("amp_graph_reset", "\"graph\":\"%p\"", static_cast<void *>(graph));
     return guarded(nullptr, "reset", [&]() { return graph->graph.reset(); });
 }
 
@@ -235,6 +245,9 @@ int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_fr
     if (scratch.code != 0) {
         // an exception escaped the graph: keep its report in the handle
         graph->graph.record_error(scratch);
+    }
+    if (status != AMP_OK) {
+        AMP_LOG_ERROR("amp_graph_render", &graph->graph.last_error());
     }
     return status;
 }

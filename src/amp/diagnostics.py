@@ -34,7 +34,7 @@ def enable_py_c_logging(enabled: bool = True, directory: str | os.PathLike | Non
     binding = _binding.load()
     ffi, lib = binding.ffi, binding.lib
     target = Path(directory) if directory is not None else log_directory()
-    if enabled and not binding.logging_compiled:
+    if enabled and not binding.logging_build:
         raise LoggingUnavailable(
             f"{binding.library_path.name} is the plain build: logging is not compiled in. Set "
             "AMP_NATIVE_DIAGNOSTICS_BUILD=1 before importing amp to load the logging build "

@@ -9,6 +9,8 @@
 // known per render, so each render re-checks that none reaches a folded value (activate_folds).
 #include "graph.hpp"
 
+#include "../amp_log.h"
+
 #include <cstring>
 
 namespace amp {
@@ -72,6 +74,10 @@ void Graph::fold_constants()
             source.folded_adds = adds;
             source.folded_muls = muls;
             source.folded_base = folded;
+            if (adds + muls > 0) {
+                AMP_LOG_EVENT("constant_folding", node.desc->name, "\"param\":%d,\"routes\":%u,\"value\":%.17g",
+                              static_cast<int>(&source - node.param_sources.data()), adds + muls, folded);
+            }
         }
     }
 }

@@ -220,6 +220,7 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
                                          "no memory for parameter scratch");
                 }
                 allocations_.push_back(source.scratch);
+                AMP_LOG_ALLOCATION("param_scratch", batch * static_cast<size_t>(node.channels) * max_frames * sizeof(double));
             }
         }
         AmpNodeSetup setup{};
