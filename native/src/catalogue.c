@@ -8,7 +8,13 @@
     X(oscillator)         \
     X(gain)               \
     X(mix)                \
-    X(block_delay)
+    X(block_delay)        \
+    X(biquad)             \
+    X(svf)                \
+    X(one_pole)           \
+    X(dc_block)           \
+    X(delay)              \
+    X(fft_division)
 
 #define AMP_DECLARE_NODE(type) extern const AmpNodeSpec amp_node_##type;
 #define AMP_LIST_NODE(type) &amp_node_##type,
