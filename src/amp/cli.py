@@ -1,4 +1,4 @@
-"""The `amp` console command: render a patch to WAV, list the catalogue, say what runtime is loaded."""
+"""The `amp` console command: render a patch to WAV, list the catalogue, say what runtime is loaded, diagnose."""
 
 from __future__ import annotations
 
@@ -75,6 +75,12 @@ def _cmd_render(args) -> int:
     return 0
 
 
+def _cmd_diagnose(args) -> int:
+    from .diagnose import run_from_args
+
+    return run_from_args(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amp", description="amp: native audio synthesis from Python")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--amplitude", type=float, default=0.25, help="test tone amplitude")
     render.add_argument("--float", action="store_true", help="write 32-bit float instead of 24-bit PCM")
     render.set_defaults(func=_cmd_render)
+    from .diagnose import add_arguments as _diagnose_arguments
+
+    diagnose = sub.add_parser("diagnose", help="dump a render for native replay (amp_replay), or --bisect the optimisations")
+    _diagnose_arguments(diagnose)
+    diagnose.set_defaults(func=_cmd_diagnose)
     return parser
 
 

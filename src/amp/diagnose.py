@@ -1,0 +1,763 @@
+"""Diagnostics: dump a render with everything needed to replay it natively, and bisect optimisations.
+
+``run_dump`` renders a graph (the default three-oscillator instrument, or a patch file) block by block
+through :func:`amp.runner.render_audio_block`, driven by neutral control curves recorded as real
+control events, and writes into a dump directory:
+
+- ``descriptor.bin``, ``plan.bin`` and each block's ``control_block_XXX.bin``, with the native JSON
+  description of each (``*.json``), all written *before* the native call that reads them;
+- ``params_block_XXX_N_P.npy`` for each per-block parameter override;
+- ``block_XXX.npy``: the PCM of each block, float64 (B, C, F);
+- ``amp_cdef.h``: the C declarations the CFFI binding was generated from;
+- ``replay.json``: what ``amp_replay DUMP_DIR`` (native/tools) needs to render the same calls again;
+- ``state.json``: the call in flight, kept up to date, so a dump left by a crash says where it was;
+- ``summary.json``: library, node order, parameter spans, per-node timings, peak/RMS/NaN per block;
+- ``error.json`` when the render failed (node, stage, block, code, message);
+- ``waveform.png`` and ``graph.png`` when matplotlib is installed (the ``diagnostics`` extra).
+
+``bisect_optimisations`` renders with every plan optimisation off (the reference) and then turns
+them on one at a time, reporting max abs error, Pearson r and SNR against the reference.
+The console entry points are ``amp diagnose`` and ``scripts/graph_runtime_diagnostic.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from . import _binding
+from .blobs import OPTIMISATIONS
+from .errors import AmpError, GraphError
+
+__all__ = [
+    "DumpOptions",
+    "DumpResult",
+    "run_dump",
+    "record_neutral_controls",
+    "bisect_optimisations",
+    "BisectStep",
+    "compare",
+    "node_timings",
+    "set_timing",
+    "main",
+]
+
+REPLAY_FORMAT = "amp-replay"
+REPLAY_VERSION = 1
+# Values that leave an instrument sounding steadily; every other bound key holds its parameter's value.
+NEUTRAL_KEY_VALUES = {"gate": 1.0, "velocity": 1.0, "envelope": 1.0}
+TRIGGER_KEYS = ("trigger",)
+
+
+# ----- native timing ------------------------------------------------------------------------------
+def set_timing(executor, enabled: bool = True) -> None:
+    """Switches per-node timing on (clearing the totals) or off for a NativeGraphExecutor."""
+    lib = executor._binding.lib
+    status = lib.amp_graph_set_timing(executor._live(), 1 if enabled else 0)
+    executor._check(status, "amp_graph_set_timing")
+
+
+def node_timings(executor) -> tuple[np.ndarray, np.ndarray]:
+    """Accumulated (nanoseconds, process calls) per node, by descriptor node index."""
+    ffi, lib = executor._binding.ffi, executor._binding.lib
+    count = ffi.new("uint32_t *")
+    lib.amp_graph_node_timings(executor._live(), ffi.NULL, ffi.NULL, 0, count)
+    n = int(count[0])
+    ns = np.zeros(n, dtype=np.uint64)
+    calls = np.zeros(n, dtype=np.uint64)
+    if n:
+        status = lib.amp_graph_node_timings(executor._live(), ffi.cast("uint64_t *", ffi.from_buffer(ns)),
+                                            ffi.cast("uint64_t *", ffi.from_buffer(calls)), n, count)
+        executor._check(status, "amp_graph_node_timings")
+    return ns, calls
+
+
+# ----- the graph to diagnose ----------------------------------------------------------------------
+# Used only while amp.app is missing from the installed package, and said so loudly: three
+# oscillators at 1, 1.5 and 2 times the `pitch` key, mixed, times a constant level, times `velocity`.
+FALLBACK_PATCH = {
+    "nodes": [
+        {"name": "pitch", "type": "constant", "params": {"value": 220.0}},
+        {"name": "osc1", "type": "oscillator", "params": {"freq": 0.0, "amp": 0.3}},
+        {"name": "osc2", "type": "oscillator", "params": {"freq": 0.0, "amp": 0.2}},
+        {"name": "osc3", "type": "oscillator", "params": {"freq": 0.0, "amp": 0.1}},
+        {"name": "level", "type": "constant", "params": {"value": 0.8}},
+        {"name": "mix", "type": "mix", "params": {"gain": 1.0}},
+        {"name": "out", "type": "gain", "params": {"gain": 1.0}},
+    ],
+    "connections": [{"source": f"osc{k}", "target": "mix"} for k in (1, 2, 3)] + [{"source": "mix", "target": "out"}],
+    "modulations": [{"source": "pitch", "target": f"osc{k}", "param": "freq", "scale": scale}
+                    for k, scale in ((1, 1.0), (2, 1.5), (3, 2.0))]
+    + [{"source": "level", "target": "mix", "param": "gain", "mode": "mul"}],
+    "controls": [{"node": "pitch", "param": "value", "key": "pitch"}, {"node": "out", "param": "gain", "key": "velocity"}],
+    "sink": "out",
+}
+
+
+def _default_graph(sample_rate: float):
+    """The three-oscillator instrument of amp.app, its per-block parameters (a callable or None) and
+    where it came from."""
+    try:
+        from . import app
+    except ImportError:
+        from .graph import AudioGraph
+
+        print("amp diagnose: amp.app is not available; rendering the built-in three-oscillator fallback patch "
+              "(give --config PATCH to choose)", file=sys.stderr)
+        graph = AudioGraph.from_config({**FALLBACK_PATCH, "sample_rate": sample_rate})
+        return graph, None, "fallback three-oscillator patch (amp.app not available)"
+    graph = app.build_runtime_graph(sample_rate)
+    builder = getattr(app, "build_base_params", None)
+    return graph, builder, "amp.app.build_runtime_graph"
+
+
+def _call_base_params(builder, graph, block: int, frames: int, sample_rate: float, batch: int):
+    """amp.app.build_base_params for one block, passing whichever of its arguments it names."""
+    import inspect
+
+    offered = {"graph": graph, "frames": frames, "sample_rate": sample_rate, "batch": batch, "block": block,
+               "block_index": block, "t0": block * frames / sample_rate}
+    signature = inspect.signature(builder)
+    kwargs = {}
+    for name, parameter in signature.parameters.items():
+        if name in offered:
+            kwargs[name] = offered[name]
+        elif parameter.default is inspect.Parameter.empty and parameter.kind in (
+                parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            raise GraphError(f"build_base_params needs '{name}', which the diagnostics cannot supply")
+    return builder(**kwargs)
+
+
+def _bound_controls(graph) -> list[dict]:
+    return list(graph.to_config().get("controls", []))
+
+
+def record_neutral_controls(graph, blocks: int, frames: int, sample_rate: float) -> dict[str, float]:
+    """Records, for every bound control key, a steady value as an event at the start of each block.
+
+    Gate, velocity and envelope keys hold 1 (an instrument sounding steadily); a trigger key fires
+    once (1 for one sample at time zero, then 0); any other key holds its parameter's value in the
+    patch, so the patch renders as written. Each value is clipped to the bound parameter's range.
+    Returns the value each key holds.
+    """
+    held: dict[str, float] = {}
+    ranges: dict[str, tuple[float, float]] = {}
+    for binding in _bound_controls(graph):
+        key, node, param = binding["key"], binding["node"], binding["param"]
+        spec = graph.spec(node).param(param, node)
+        lo, hi = ranges.get(key, (spec.min, spec.max))
+        ranges[key] = (max(lo, spec.min), min(hi, spec.max))
+        held.setdefault(key, NEUTRAL_KEY_VALUES.get(key, graph.param(node, param)))
+    for key in held:
+        lo, hi = ranges[key]
+        if lo <= hi:
+            held[key] = float(min(max(held[key], lo), hi))
+    for key, value in held.items():
+        if key in TRIGGER_KEYS:
+            graph.record_control_event(0.0, extras={key: 1.0})
+            graph.record_control_event(1.0 / sample_rate, extras={key: 0.0})
+            continue
+        for block in range(blocks):
+            graph.record_control_event(block * frames / sample_rate, extras={key: value})
+    return held
+
+
+# ----- the dump -----------------------------------------------------------------------------------
+@dataclass
+class DumpOptions:
+    dump_dir: Path = Path("logs/native_debug")
+    blocks: int = 4
+    frames: int = 512
+    sample_rate: float | None = None
+    config: str | None = None
+    threads: int | None = None
+    batch: int = 1
+    params: dict[str, float] = field(default_factory=dict)  # 'node.param' -> value, for every block
+    pictures: bool = True
+
+
+@dataclass
+class DumpResult:
+    ok: bool
+    dump_dir: Path
+    summary: dict
+    error: dict | None = None
+    blocks: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
+_OWN_PATTERNS = ("block_*.npy", "params_block_*.npy", "control_block_*", "descriptor.*", "plan.*", "replay.json",
+                 "summary.json", "state.json", "error.json", "amp_cdef.h", "*.png", "crash_traceback.txt")
+
+
+def _clear(directory: Path) -> None:
+    """Removes a previous dump's files (and only those), so nothing stale is replayed."""
+    for pattern in _OWN_PATTERNS:
+        for path in directory.glob(pattern):
+            if path.is_file():
+                path.unlink()
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _finite_or_none(x: float):
+    return float(x) if math.isfinite(x) else None
+
+
+def _write_blob(directory: Path, name: str, blob: bytes) -> None:
+    """The blob, then its native description (or the reader's complaint, which is the diagnosis)."""
+    from .native_runtime import describe_blob
+
+    (directory / f"{name}.bin").write_bytes(blob)
+    try:
+        description = describe_blob(blob)
+    except AmpError as exc:
+        description = {"error": str(exc), "node": exc.node, "stage": exc.stage, "code": exc.code}
+    _write_json(directory / f"{name}.json", description)
+
+
+def _library_info() -> dict:
+    from .system import require_native_graph_runtime
+
+    info = require_native_graph_runtime()
+    binding = _binding.load()
+    return {
+        "path": str(info.library_path),
+        "header": str(info.header_path),
+        "version": info.version,
+        "abi_version": info.abi_version,
+        "variant": "logging" if info.logging_compiled else "plain",
+        "logging_enabled": info.logging_enabled,
+        "catalogue_size": info.catalogue_size,
+        "cdef": "amp_cdef.h" if binding.cdef else None,
+    }
+
+
+def _normalise_params(base_params) -> list[tuple[str, str, np.ndarray]]:
+    from .native_runtime import _iter_base_params
+
+    return [(node, param, np.asarray(value, dtype=np.float64)) for node, param, value in _iter_base_params(base_params)]
+
+
+def _parse_param_options(items) -> dict[str, float]:
+    params = {}
+    for item in items or ():
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise GraphError(f"--param {item!r}: write NODE.PARAM=VALUE")
+        key, value = item.split("=", 1)
+        try:
+            params[key.strip()] = float(value)
+        except ValueError:
+            raise GraphError(f"--param {item!r}: {value!r} is not a number") from None
+    return params
+
+
+def _attach_executor(graph, sample_rate: float, batch: int, frames: int, threads: int | None):
+    """Builds the executor render_block will use (with the requested threads) and switches timing on.
+
+    AudioGraph keeps one executor keyed by (graph version, sample rate, batch) and builds it on the
+    first render_block; building it here instead is what lets the dump time every block and choose
+    the thread count, while the blocks still go through render_audio_block.
+    """
+    from .native_runtime import NativeGraphExecutor
+
+    executor = NativeGraphExecutor(graph, batch=batch, sample_rate=sample_rate, max_block_frames=max(frames, 256),
+                                   threads=threads)
+    if graph._executor is not None:
+        graph._executor.close()
+    graph._executor = executor
+    graph._executor_key = (graph._version, float(sample_rate), int(batch))
+    set_timing(executor, True)
+    return executor
+
+
+def _error_record(exc: BaseException, phase: str, block: int | None) -> dict:
+    if isinstance(exc, AmpError):
+        return {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "code": exc.code,
+            "node": exc.node,
+            "stage": exc.stage or phase,
+            "block": exc.block_index if exc.block_index is not None else block,
+        }
+    return {"type": type(exc).__name__, "message": str(exc), "code": None, "node": None, "stage": phase,
+            "block": block}
+
+
+def _block_stats(block: np.ndarray) -> dict:
+    finite = np.isfinite(block)
+    values = block[finite]
+    return {
+        "shape": list(block.shape),
+        "peak": float(np.max(np.abs(values))) if values.size else None,
+        "rms": float(np.sqrt(np.mean(values * values))) if values.size else None,
+        "nan_count": int(np.count_nonzero(np.isnan(block))),
+        "inf_count": int(np.count_nonzero(np.isinf(block))),
+    }
+
+
+def run_dump(options: DumpOptions, log: Callable[[str], None] = print) -> DumpResult:
+    """Renders and dumps as the module docstring describes. Never raises for a failing graph: the
+    result (and error.json) says which node and stage failed."""
+    directory = Path(options.dump_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    _clear(directory)
+    crash_file = open(directory / "crash_traceback.txt", "w")
+    faulthandler.enable(crash_file)
+    phase, block_index = "load", None
+    summary: dict[str, Any] = {"status": "running", "dump_dir": str(directory)}
+    replay: dict[str, Any] = {"format": REPLAY_FORMAT, "version": REPLAY_VERSION, "calls": []}
+    blocks: list[np.ndarray] = []
+    graph = None
+    try:
+        summary["library"] = _library_info()
+        (directory / "amp_cdef.h").write_text(_binding.load().cdef)
+
+        phase = "patch"
+        if options.config:
+            from .graph import AudioGraph
+
+            graph = AudioGraph.from_config(options.config)
+            builder, source = None, f"patch {options.config}"
+        else:
+            graph, builder, source = _default_graph(float(options.sample_rate or 48000.0))
+        sample_rate = float(options.sample_rate or graph.sample_rate)
+        frames, blocks_wanted, batch = int(options.frames), int(options.blocks), int(options.batch)
+        if frames < 1 or blocks_wanted < 1 or batch < 1:
+            raise GraphError(f"frames, blocks and batch must be >= 1; got {frames}, {blocks_wanted}, {batch}")
+        summary.update({"graph": source, "sample_rate": sample_rate, "frames": frames, "blocks": blocks_wanted,
+                        "batch": batch, "threads": options.threads})
+        held = record_neutral_controls(graph, blocks_wanted, frames, sample_rate)
+        summary["controls"] = {"held": held, "bindings": _bound_controls(graph)}
+
+        phase = "compile"
+        plan = graph.compile()
+        descriptor_blob = graph.serialize_node_descriptors()
+        _write_blob(directory, "descriptor", descriptor_blob)
+        _write_blob(directory, "plan", plan.blob)
+        names = graph.nodes
+        index = {name: i for i, name in enumerate(names)}
+        summary["node_order"] = [{"position": k, "index": n, "name": names[n], "type": graph.node_type(names[n]),
+                                  "channels": plan.channels[n]} for k, n in enumerate(plan.order)]
+        summary["optimisations"] = plan.enabled()
+        max_block_frames = max(frames, 256)
+        replay["config"] = {"batch": batch, "max_block_frames": max_block_frames,
+                            "threads": int(options.threads or 0), "channel_depth": 0, "sample_rate": sample_rate,
+                            "disabled_optimisations": 0}
+        replay["descriptor"], replay["plan"] = "descriptor.bin", "plan.bin"
+        replay["node_names"] = names
+        _write_json(directory / "replay.json", replay)
+
+        phase = "create"
+        _write_json(directory / "state.json", {"stage": "create", "block": None})
+        executor = _attach_executor(graph, sample_rate, batch, frames, options.threads)
+        replay["config"]["threads"] = executor.threads
+        replay["config"]["max_block_frames"] = executor.max_block_frames
+        summary["threads"] = executor.threads
+        _write_json(directory / "replay.json", replay)
+
+        from .runner import render_audio_block
+
+        spans: dict[tuple[str, str], list[float]] = {}
+        timings: list[dict] = []
+        stats: list[dict] = []
+        previous_ns = np.zeros(len(names), dtype=np.uint64)
+        for block_index in range(blocks_wanted):
+            phase = "render"
+            params = dict(options.params)
+            if builder is not None:
+                produced = _call_base_params(builder, graph, block_index, frames, sample_rate, batch)
+                params = {**_flatten_params(produced), **params}
+            call = {"block": block_index, "total_frames": frames,
+                    "block_frames": min(frames, executor.max_block_frames),
+                    "expected": f"block_{block_index:03d}.npy", "control": None, "overrides": []}
+            t0 = block_index * frames / sample_rate
+            if graph.to_config().get("controls"):
+                name = f"control_block_{block_index:03d}"
+                _write_blob(directory, name, graph.control_delay.export_control_history_blob(t0, t0 + frames / sample_rate))
+                call["control"] = f"{name}.bin"
+            for node, param, value in _normalise_params(params):
+                if node not in index:
+                    continue  # the executor names the unknown node when it refuses the call
+                array = value.reshape(1, 1, 1) if value.ndim == 0 else value
+                spec = graph.spec(node)
+                p = spec.param_index(param, node)
+                file = f"params_block_{block_index:03d}_{index[node]:03d}_{p:02d}.npy"
+                np.save(directory / file, np.ascontiguousarray(array, dtype="<f8"))
+                call["overrides"].append({"node": index[node], "param": p, "name": f"{node}.{param}", "file": file})
+                if array.size:
+                    span = spans.setdefault((node, param), [math.inf, -math.inf])
+                    span[0] = min(span[0], float(np.nanmin(array)))
+                    span[1] = max(span[1], float(np.nanmax(array)))
+            replay["calls"].append(call)
+            _write_json(directory / "replay.json", replay)
+            _write_json(directory / "state.json", {"stage": "render", "block": block_index,
+                                                   "call": call})
+            out = render_audio_block(graph, frames, sample_rate, params or None, batch=batch)
+            if graph._executor is not executor:
+                raise GraphError("render_block built a new executor; the dump's timings would not be of this render")
+            np.save(directory / f"block_{block_index:03d}.npy", np.ascontiguousarray(out, dtype="<f8"))
+            blocks.append(out)
+            ns, _calls = node_timings(executor)
+            timings.append({names[n]: int(ns[n] - previous_ns[n]) for n in range(len(names))})
+            previous_ns = ns
+            stats.append({"block": block_index, **_block_stats(out)})
+        block_index = None
+        phase = "summary"
+        summary["parameters"] = _parameter_spans(graph, plan, spans)
+        summary["node_timings_ns"] = timings
+        summary["node_timings_total_ns"] = {name: int(previous_ns[i]) for i, name in enumerate(names)}
+        summary["blocks_stats"] = stats
+        summary["output"] = {"channels": int(blocks[0].shape[1]), "frames": frames * blocks_wanted,
+                             **_block_stats(np.concatenate(blocks, axis=-1))}
+        summary["status"] = "ok"
+        _write_json(directory / "state.json", {"stage": "done", "block": None})
+        if options.pictures:
+            summary["pictures"] = _pictures(directory, graph, plan, blocks, sample_rate)
+        _write_json(directory / "summary.json", summary)
+        log(f"amp diagnose: rendered {blocks_wanted} blocks of {frames} frames ({source}) into {directory}")
+        return DumpResult(True, directory, summary, None, blocks)
+    except (AmpError, ValueError, RuntimeError, OSError, KeyError, TypeError) as exc:
+        error = _error_record(exc, phase, block_index)
+        _write_json(directory / "error.json", error)
+        summary["status"] = "failed"
+        summary["error"] = error
+        _write_json(directory / "summary.json", summary)
+        where = [f"stage '{error['stage']}'"]
+        if error["node"]:
+            where.insert(0, f"node '{error['node']}'")
+        if error["block"] is not None:
+            where.append(f"block {error['block']}")
+        log(f"amp diagnose: FAILED at {', '.join(where)}: {error['message']}")
+        log(f"amp diagnose: the dump in {directory} holds the blobs of the failing call (replay.json, state.json)")
+        return DumpResult(False, directory, summary, error, blocks)
+    finally:
+        faulthandler.disable()
+        crash_file.close()
+        if (directory / "crash_traceback.txt").stat().st_size == 0:
+            (directory / "crash_traceback.txt").unlink()
+        if graph is not None:
+            graph.close()
+
+
+def _flatten_params(params) -> dict:
+    """{'node.param': value} from either spelling of base_params."""
+    flat = {}
+    for node, param, value in (_normalise_params(params) if params else []):
+        flat[f"{node}.{param}"] = value
+    return flat
+
+
+def _parameter_spans(graph, plan, spans) -> dict:
+    """Per node and parameter: its patch value, catalogue range, what drives it, and the span of the
+    values given to the runtime (before modulation, which the runtime applies)."""
+    config = graph.to_config()
+    bound = {(c["node"], c["param"]): c["key"] for c in config.get("controls", [])}
+    modulated: dict[tuple[str, str], list[str]] = {}
+    for m in config.get("modulations", []):
+        modulated.setdefault((m["target"], m["param"]), []).append(f"{m['mode']} {m['source']} x {m['scale']:g}")
+    held = {}
+    for c in config.get("controls", []):
+        times, values = graph.control_delay.events(c["key"])
+        if values.size:
+            held[c["key"]] = [float(values.min()), float(values.max())]
+    result = {}
+    for name in graph.nodes:
+        spec = graph.spec(name)
+        entries = {}
+        for p in spec.params:
+            value = graph.param(name, p.name)
+            if (name, p.name) in spans:
+                source, span = "override", spans[(name, p.name)]
+            elif (name, p.name) in bound:
+                key = bound[(name, p.name)]
+                source, span = f"control:{key}", held.get(key, [value, value])
+            else:
+                source, span = "static" if p.static else "base", [value, value]
+            entries[p.name] = {"value": value, "range": [p.min, p.max], "source": source,
+                               "span": [_finite_or_none(span[0]), _finite_or_none(span[1])],
+                               "modulation": modulated.get((name, p.name), [])}
+        result[name] = {"type": graph.node_type(name), "params": entries}
+    return result
+
+
+# ----- pictures -----------------------------------------------------------------------------------
+def _pictures(directory: Path, graph, plan, blocks: list[np.ndarray], sample_rate: float) -> dict:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {"skipped": "matplotlib is not installed (pip install 'amp-synth[diagnostics]')"}
+    audio = np.concatenate(blocks, axis=-1)[0]
+    frames = audio.shape[-1]
+    channels = audio.shape[0]
+    fig, axes = plt.subplots(channels + 1, 1, figsize=(10, 2.2 * (channels + 1)), squeeze=False)
+    t = np.arange(frames) / sample_rate
+    block_frames = blocks[0].shape[-1]
+    for c in range(channels):
+        ax = axes[c][0]
+        ax.plot(t, audio[c], linewidth=0.6)
+        for k in range(1, len(blocks)):
+            ax.axvline(k * block_frames / sample_rate, color="grey", linewidth=0.5, linestyle=":")
+        ax.set_ylabel(f"ch {c}")
+        ax.set_xlim(0, frames / sample_rate)
+    axes[0][0].set_title(f"{len(blocks)} blocks of {block_frames} frames at {sample_rate:g} Hz (batch row 0)")
+    spec_ax = axes[channels][0]
+    clean = np.nan_to_num(audio[0], nan=0.0, posinf=0.0, neginf=0.0)
+    nfft = int(min(256, max(16, 2 ** int(math.log2(max(frames // 8, 16))))))
+    if frames > nfft and np.any(clean):
+        spec_ax.specgram(clean, NFFT=nfft, Fs=sample_rate, noverlap=nfft // 2, cmap="magma")
+    else:
+        spec_ax.text(0.5, 0.5, "silent or too short for a spectrogram", ha="center", va="center")
+    spec_ax.set_ylabel("Hz (ch 0)")
+    spec_ax.set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(directory / "waveform.png", dpi=90)
+    plt.close(fig)
+
+    names = graph.nodes
+    config = graph.to_config()
+    index = {n: i for i, n in enumerate(names)}
+    depth = [0] * len(names)
+    position = {n: k for k, n in enumerate(plan.order)}
+    sources: dict[int, list[int]] = {i: [] for i in range(len(names))}
+    for e in config["connections"]:
+        sources[index[e["target"]]].append(index[e["source"]])
+    for m in config["modulations"]:
+        sources[index[m["target"]]].append(index[m["source"]])
+    for n in plan.order:
+        earlier = [depth[s] + 1 for s in sources[n] if position[s] < position[n]]
+        depth[n] = max(earlier, default=0)
+    columns: dict[int, list[int]] = {}
+    for n in plan.order:
+        columns.setdefault(depth[n], []).append(n)
+    xy = {}
+    for d, members in columns.items():
+        for row, n in enumerate(members):
+            xy[n] = (d * 3.0, -row * 1.4)
+    width = max(6.0, 3.0 * (len(columns) + 1))
+    height = max(3.0, 1.4 * max(len(m) for m in columns.values()) + 1)
+    fig, ax = plt.subplots(figsize=(width, height))
+    for e in config["connections"]:
+        a, b = xy[index[e["source"]]], xy[index[e["target"]]]
+        ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", color="black", shrinkA=30, shrinkB=30))
+    for m in config["modulations"]:
+        a, b = xy[index[m["source"]]], xy[index[m["target"]]]
+        ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", color="tab:blue", linestyle="--",
+                                                        shrinkA=30, shrinkB=30, connectionstyle="arc3,rad=0.2"))
+        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.25, f"{m['mode']} .{m['param']}", color="tab:blue",
+                fontsize=7, ha="center")
+    bound = {c["node"]: c["key"] for c in config.get("controls", [])}
+    for n, (x, y) in xy.items():
+        name = names[n]
+        label = f"#{position[n]} {name}\n{graph.node_type(name)} ({plan.channels[n]} ch)"
+        if name in bound:
+            label += f"\nkey: {bound[name]}"
+        colour = "gold" if name == graph.sink else "lightsteelblue"
+        ax.text(x, y, label, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round", facecolor=colour, edgecolor="black"))
+    ax.set_xlim(-2, 3.0 * max(columns) + 2)
+    ax.set_ylim(min(y for _x, y in xy.values()) - 1, 1)
+    ax.set_axis_off()
+    ax.set_title("graph: #execution position, name, type; black = audio, dashed blue = modulation, gold = sink")
+    fig.tight_layout()
+    fig.savefig(directory / "graph.png", dpi=90)
+    plt.close(fig)
+    return {"waveform": "waveform.png", "graph": "graph.png"}
+
+
+# ----- bisect -------------------------------------------------------------------------------------
+def compare(reference: np.ndarray, candidate: np.ndarray) -> dict:
+    """Max abs error, Pearson r and SNR (dB) of `candidate` against `reference`, and bit identity."""
+    reference = np.asarray(reference, dtype=np.float64).ravel()
+    candidate = np.asarray(candidate, dtype=np.float64).ravel()
+    identical = reference.shape == candidate.shape and reference.tobytes() == candidate.tobytes()
+    if reference.shape != candidate.shape:
+        return {"identical": False, "max_abs_error": None, "pearson_r": None, "snr_db": None}
+    error = candidate - reference
+    max_abs = float(np.max(np.abs(error))) if error.size else 0.0
+    if identical:
+        return {"identical": True, "max_abs_error": 0.0, "pearson_r": 1.0, "snr_db": math.inf}
+    with np.errstate(all="ignore"):
+        a = reference - reference.mean()
+        b = candidate - candidate.mean()
+        denominator = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
+        r = float(np.dot(a, b)) / denominator if denominator > 0 else math.nan
+        noise = float(np.dot(error, error))
+        signal = float(np.dot(reference, reference))
+        snr = 10.0 * math.log10(signal / noise) if noise > 0 and signal > 0 else (-math.inf if noise > 0 else math.inf)
+    return {"identical": False, "max_abs_error": max_abs, "pearson_r": r, "snr_db": snr}
+
+
+@dataclass
+class BisectStep:
+    enabled: list[str]
+    added: str | None
+    metrics: dict
+
+
+def bisect_optimisations(render: Callable[[list[str]], np.ndarray],
+                         names: list[str] | None = None) -> tuple[list[BisectStep], str | None]:
+    """Renders with every optimisation off (the reference), then turns them on one at a time.
+
+    `render(disabled)` renders with the optimisations named in `disabled` switched off. Step k has
+    the first k optimisations on; each step is compared with the reference. Returns the steps and
+    the name of the first optimisation whose step changes the output (None when all are identical).
+    """
+    names = list(OPTIMISATIONS) if names is None else list(names)
+    reference = render(list(names))
+    steps = [BisectStep([], None, compare(reference, reference))]
+    culprit = None
+    for k, name in enumerate(names):
+        enabled = names[: k + 1]
+        output = render([n for n in names if n not in enabled])
+        metrics = compare(reference, output)
+        steps.append(BisectStep(enabled, name, metrics))
+        if culprit is None and not metrics["identical"]:
+            culprit = name
+    return steps, culprit
+
+
+def _render_for_bisect(graph, blocks: int, frames: int, sample_rate: float, threads: int | None, params,
+                       batch: int = 1) -> Callable[[list[str]], np.ndarray]:
+    """A renderer for bisect: the same block calls and control windows as the dump, per executor."""
+    from .native_runtime import NativeGraphExecutor
+
+    has_controls = bool(graph.to_config().get("controls"))
+
+    def render(disabled: list[str]) -> np.ndarray:
+        out = []
+        with NativeGraphExecutor(graph, batch=batch, sample_rate=sample_rate, max_block_frames=max(frames, 256),
+                                 threads=threads, disabled_optimisations=disabled) as executor:
+            for block in range(blocks):
+                t0 = block * frames / sample_rate
+                blob = (graph.control_delay.export_control_history_blob(t0, t0 + frames / sample_rate)
+                        if has_controls else None)
+                out.append(executor.run_block(frames, sample_rate, params or None, control_history_blob=blob))
+        return np.concatenate(out, axis=-1)
+
+    return render
+
+
+def _format_metric(value, fmt: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return format(value, fmt)
+
+
+def run_bisect(options: DumpOptions, log: Callable[[str], None] = print) -> int:
+    from .graph import AudioGraph
+
+    try:
+        if options.config:
+            graph = AudioGraph.from_config(options.config)
+            builder = None
+        else:
+            graph, builder, _source = _default_graph(float(options.sample_rate or 48000.0))
+        sample_rate = float(options.sample_rate or graph.sample_rate)
+        record_neutral_controls(graph, options.blocks, options.frames, sample_rate)
+        params = dict(options.params)
+        if builder is not None:
+            params = {**_flatten_params(_call_base_params(builder, graph, 0, options.frames, sample_rate,
+                                                          options.batch)), **params}
+        render = _render_for_bisect(graph, options.blocks, options.frames, sample_rate, options.threads, params,
+                                    options.batch)
+        steps, culprit = bisect_optimisations(render)
+    except AmpError as exc:
+        error = _error_record(exc, "bisect", None)
+        log(f"amp diagnose --bisect: FAILED at stage '{error['stage']}'"
+            f"{', node ' + repr(error['node']) if error['node'] else ''}: {error['message']}")
+        return 2
+    log(f"{'optimisations on':40} {'identical':>9} {'max abs error':>14} {'pearson r':>12} {'SNR dB':>9}")
+    for step in steps:
+        label = ", ".join(step.enabled) or "none (reference)"
+        m = step.metrics
+        log(f"{label:40} {str(m['identical']):>9} {_format_metric(m['max_abs_error'], '.3e'):>14} "
+            f"{_format_metric(m['pearson_r'], '.9f'):>12} {_format_metric(m['snr_db'], '.1f'):>9}")
+    if culprit is None:
+        log("every optimisation leaves the output bit-identical to the reference")
+        return 0
+    log(f"first optimisation that changes the output: {culprit}")
+    return 1
+
+
+# ----- command line -------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--blocks", type=int, default=4, help="blocks to render (default 4)")
+    parser.add_argument("--frames", type=int, default=512, help="frames per block (default 512)")
+    parser.add_argument("--sample-rate", type=float, default=None, help="Hz (default: the patch's, or 48000)")
+    parser.add_argument("--config", default=None, metavar="PATCH",
+                        help="a .json or .toml patch; without one, amp.app's three-oscillator graph")
+    parser.add_argument("--threads", type=int, default=None, help="worker threads of the runtime")
+    parser.add_argument("--batch", type=int, default=1, help="batch rows B (default 1)")
+    parser.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                        help="override a parameter for every block (repeatable)")
+    parser.add_argument("--dump-dir", default="logs/native_debug", help="where the dump goes")
+    parser.add_argument("--no-pictures", action="store_true", help="skip the PNGs")
+    parser.add_argument("--bisect", action="store_true",
+                        help="instead of dumping, render with every optimisation off and then on one at a time")
+
+
+def options_from_args(args) -> DumpOptions:
+    return DumpOptions(dump_dir=Path(args.dump_dir), blocks=args.blocks, frames=args.frames,
+                       sample_rate=args.sample_rate, config=args.config, threads=args.threads, batch=args.batch,
+                       params=_parse_param_options(args.param), pictures=not args.no_pictures)
+
+
+def run_from_args(args) -> int:
+    try:
+        options = options_from_args(args)
+    except AmpError as exc:
+        print(f"amp diagnose: {exc}", file=sys.stderr)
+        return 2
+    if args.bisect:
+        return run_bisect(options)
+    result = run_dump(options, log=lambda text: print(text, file=sys.stdout if text.find("FAILED") < 0 else sys.stderr))
+    return result.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="graph_runtime_diagnostic",
+        description="Render a graph block by block and dump everything needed to replay it natively "
+                    "(amp_replay DUMP_DIR), or bisect the plan optimisations.")
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
