@@ -115,12 +115,59 @@ int32_t amp_graph_last_error(const AmpGraph *graph, AmpErrorInfo *out);
 int32_t amp_graph_info(const AmpGraph *graph, AmpGraphInfo *out);
 int32_t amp_graph_reset(AmpGraph *graph);
 
-/* Renders total_frames in blocks of block_frames into output, shaped (B, C, total_frames).
- * control_blob may be NULL; when given, its window start is the time of the first frame. */
+/* Renders total_frames in blocks of block_frames into output, shaped (B, C, total_frames), as a
+ * Kahn process network on the graph's threads (the calling thread among them); the result is the
+ * same for any thread count. control_blob may be NULL; when given, its window start is the time of
+ * the first frame. One call at a time per graph: a call while another render, a reset or a
+ * streamer holds the graph is refused. A failed or stopped render leaves nodes part-way through
+ * the render; amp_graph_reset starts afresh. */
 int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_frames,
                          const AmpParamOverride *overrides, uint32_t override_count,
                          const uint8_t *control_blob, size_t control_blob_size,
                          double *output, size_t output_size);
+
+/* Streaming: a thread renders the graph ahead of its reader into a ring of lead_frames (rounded up
+ * to whole blocks). The streamer holds the graph until it stops or fails; the stream continues the
+ * graph's timeline (its frame position), and control events are placed on that timeline: an event
+ * at time t acts at sample round(t * sample_rate). */
+typedef struct AmpStreamer AmpStreamer;
+
+typedef struct AmpStreamerConfig {
+    int32_t block_frames;   /* frames per block, 1 .. the graph's max_block_frames */
+    int32_t lead_frames;    /* how far ahead of the reader it may render */
+    int32_t chunk_blocks;   /* at most this many blocks per network run; 0 = a quarter of the ring */
+} AmpStreamerConfig;
+
+typedef struct AmpStreamerInfo {
+    int32_t block_frames;
+    int32_t lead_frames;    /* the ring, in frames */
+    int32_t chunk_blocks;
+    int32_t running;        /* 0 once stopped or failed */
+    int32_t failed;
+    int64_t frames_rendered;
+    int64_t frames_read;
+} AmpStreamerInfo;
+
+/* overrides hold one value per row and channel (frames == 1) and are copied; control_blob may be
+ * NULL and is copied. */
+int32_t amp_streamer_create(AmpGraph *graph, const AmpStreamerConfig *config,
+                            const AmpParamOverride *overrides, uint32_t override_count,
+                            const uint8_t *control_blob, size_t control_blob_size,
+                            AmpStreamer **out_streamer, AmpErrorInfo *error);
+/* Copies up to `frames` frames into output, shaped (B, C, frames), waiting for them at most
+ * timeout_ms (< 0: as long as it takes); *frames_read says how many arrived. A failure inside
+ * the network is returned by the next read (its code; amp_streamer_last_error has the node,
+ * stage and block); a stopped streamer answers AMP_ERR_STOPPED. */
+int32_t amp_streamer_read(AmpStreamer *streamer, double *output, size_t output_size, int64_t frames,
+                          int32_t timeout_ms, int64_t *frames_read);
+/* Replaces the control events from the next rendered block on (blob NULL: no events; every bound
+ * parameter then holds its last value). The blob is validated now and copied. */
+int32_t amp_streamer_set_control(AmpStreamer *streamer, const uint8_t *control_blob, size_t control_blob_size);
+/* Stops rendering and joins the thread; returns promptly from any state, and may be repeated. */
+int32_t amp_streamer_stop(AmpStreamer *streamer);
+int32_t amp_streamer_destroy(AmpStreamer *streamer);
+int32_t amp_streamer_info(const AmpStreamer *streamer, AmpStreamerInfo *out);
+int32_t amp_streamer_last_error(const AmpStreamer *streamer, AmpErrorInfo *out);
 
 /* Per-node processing time, for diagnostics. Off by default (it costs two clock reads per node per
  * block); while on, each process() call adds its duration and a count to its node's totals, which

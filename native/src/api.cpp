@@ -7,9 +7,11 @@
 #include "amp_log.h"
 #include "amp_node.h"
 #include "runtime/graph.hpp"
+#include "runtime/streamer.hpp"
 
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <new>
 
 #ifndef AMP_NATIVE_VERSION
@@ -18,9 +20,18 @@
 
 struct AmpGraph {
     amp::Graph graph;
+    AmpStreamer *streamer = nullptr;  // the streamer created on it, until one of them goes
+};
+
+struct AmpStreamer {
+    amp::Streamer streamer;
+    AmpGraph *graph = nullptr;
 };
 
 namespace {
+
+// Guards the links between graphs and their streamers, so that either may be destroyed first.
+std::mutex g_links;
 
 template <typename Body>
 int32_t guarded(AmpErrorInfo *error, const char *stage, Body body)
@@ -193,6 +204,14 @@ int32_t amp_graph_destroy(AmpGraph *graph)
 {
     AMP_LOG_API("amp_graph_destroy", "\"graph\":\"%p\"", static_cast<void *>(graph));
     try {
+        if (graph != nullptr) {
+            std::lock_guard<std::mutex> lock(g_links);
+            if (graph->streamer != nullptr) {
+                graph->streamer->streamer.detach();
+                graph->streamer->graph = nullptr;
+                graph->streamer = nullptr;
+            }
+        }
         delete graph;
     } catch (...) {
         return AMP_ERR_INTERNAL;
@@ -237,8 +256,15 @@ int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_fr
     AMP_LOG_API("amp_graph_render",
                 "\"total_frames\":%lld,\"block_frames\":%d,\"overrides\":%u,\"control_bytes\":%zu,\"output\":%zu",
                 static_cast<long long>(total_frames), block_frames, override_count, control_blob_size, output_size);
-    amp::RenderRequest request{total_frames, block_frames, overrides, override_count, control_blob,
-                               control_blob_size, output, output_size};
+    amp::RenderRequest request;
+    request.total_frames = total_frames;
+    request.block_frames = block_frames;
+    request.overrides = overrides;
+    request.override_count = override_count;
+    request.control_blob = control_blob;
+    request.control_blob_size = control_blob_size;
+    request.output = output;
+    request.output_size = output_size;
     AmpErrorInfo scratch;
     amp_error_clear(&scratch);
     const int32_t status = guarded(&scratch, "render", [&]() { return graph->graph.render(request); });
@@ -247,7 +273,9 @@ int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_fr
         graph->graph.record_error(scratch);
     }
     if (status != AMP_OK) {
-        AMP_LOG_ERROR("amp_graph_render", &graph->graph.last_error());
+        const AmpErrorInfo failure = graph->graph.last_error();
+        AMP_LOG_ERROR("amp_graph_render", &failure);
+        (void)failure;
     }
     return status;
 }
@@ -270,6 +298,124 @@ int32_t amp_graph_node_timings(const AmpGraph *graph, uint64_t *nanoseconds, uin
     }
     *node_count = graph->graph.node_timings(nanoseconds, calls, capacity);
     return *node_count > capacity ? AMP_ERR_BUFFER_TOO_SMALL : AMP_OK;
+}
+
+int32_t amp_streamer_create(AmpGraph *graph, const AmpStreamerConfig *config, const AmpParamOverride *overrides,
+                            uint32_t override_count, const uint8_t *control_blob, size_t control_blob_size,
+                            AmpStreamer **out_streamer, AmpErrorInfo *error)
+{
+    amp_error_clear(error);
+    if (graph == nullptr || config == nullptr || out_streamer == nullptr ||
+        (override_count > 0 && overrides == nullptr)) {
+        return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "stream", nullptr, -1,
+                             "graph, config and out_streamer must be given, and overrides when override_count > 0");
+    }
+    *out_streamer = nullptr;
+    AMP_LOG_API("amp_streamer_create", "\"block_frames\":%d,\"lead_frames\":%d,\"chunk_blocks\":%d,\"overrides\":%u,"
+                "\"control_bytes\":%zu",
+                config->block_frames, config->lead_frames, config->chunk_blocks, override_count, control_blob_size);
+    const int32_t result = guarded(error, "stream", [&]() -> int32_t {
+        std::lock_guard<std::mutex> lock(g_links);
+        if (graph->streamer != nullptr) {
+            if (graph->streamer->streamer.running()) {
+                return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "stream", nullptr, -1,
+                                     "the graph already has a running streamer; stop it first");
+            }
+            // A stopped streamer keeps answering its reader, but no longer needs the graph.
+            graph->streamer->streamer.detach();
+            graph->streamer->graph = nullptr;
+            graph->streamer = nullptr;
+        }
+        AmpStreamer *handle = new AmpStreamer();
+        const int32_t status = handle->streamer.start(&graph->graph, *config, overrides, override_count, control_blob,
+                                                      control_blob_size, error);
+        if (status != AMP_OK) {
+            delete handle;
+            return status;
+        }
+        handle->graph = graph;
+        graph->streamer = handle;
+        *out_streamer = handle;
+        return AMP_OK;
+    });
+    if (result != AMP_OK) {
+        AMP_LOG_ERROR("amp_streamer_create", error);
+    }
+    return result;
+}
+
+int32_t amp_streamer_read(AmpStreamer *streamer, double *output, size_t output_size, int64_t frames,
+                          int32_t timeout_ms, int64_t *frames_read)
+{
+    if (streamer == nullptr) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    AmpErrorInfo scratch;
+    amp_error_clear(&scratch);
+    return guarded(&scratch, "read", [&]() {
+        return streamer->streamer.read(output, output_size, frames, timeout_ms, frames_read);
+    });
+}
+
+int32_t amp_streamer_set_control(AmpStreamer *streamer, const uint8_t *control_blob, size_t control_blob_size)
+{
+    if (streamer == nullptr) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    AMP_LOG_API("amp_streamer_set_control", "\"control_bytes\":%zu", control_blob_size);
+    AmpErrorInfo scratch;
+    amp_error_clear(&scratch);
+    return guarded(&scratch, "control", [&]() { return streamer->streamer.set_control(control_blob, control_blob_size); });
+}
+
+int32_t amp_streamer_stop(AmpStreamer *streamer)
+{
+    if (streamer == nullptr) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    AMP_LOG_API("amp_streamer_stop", "\"streamer\":\"%p\"", static_cast<void *>(streamer));
+    try {
+        return streamer->streamer.stop();
+    } catch (...) {
+        return AMP_ERR_INTERNAL;
+    }
+}
+
+int32_t amp_streamer_destroy(AmpStreamer *streamer)
+{
+    AMP_LOG_API("amp_streamer_destroy", "\"streamer\":\"%p\"", static_cast<void *>(streamer));
+    if (streamer == nullptr) {
+        return AMP_OK;
+    }
+    try {
+        std::lock_guard<std::mutex> lock(g_links);
+        streamer->streamer.detach();
+        if (streamer->graph != nullptr && streamer->graph->streamer == streamer) {
+            streamer->graph->streamer = nullptr;
+        }
+        delete streamer;
+    } catch (...) {
+        return AMP_ERR_INTERNAL;
+    }
+    return AMP_OK;
+}
+
+int32_t amp_streamer_info(const AmpStreamer *streamer, AmpStreamerInfo *out)
+{
+    if (streamer == nullptr || out == nullptr) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    streamer->streamer.info(out);
+    return AMP_OK;
+}
+
+int32_t amp_streamer_last_error(const AmpStreamer *streamer, AmpErrorInfo *out)
+{
+    if (streamer == nullptr || out == nullptr) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    *out = streamer->streamer.last_error();
+    return AMP_OK;
 }
 
 }  // extern "C"

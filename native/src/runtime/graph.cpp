@@ -1,4 +1,5 @@
-// graph.cpp - building a graph from its blobs and rendering it block by block.
+// graph.cpp - building a graph from its blobs, its processes and channels, and firing a process
+// for one block.
 #include "graph.hpp"
 
 #include "../amp_error.h"
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace amp {
 
@@ -45,6 +47,8 @@ uint64_t timing_now_ns()
             .count());
 }
 
+constexpr int32_t kDefaultChannelDepth = 2;
+
 }  // namespace
 
 Graph::~Graph()
@@ -68,7 +72,20 @@ int32_t Graph::fail(int32_t code, const char *stage, const char *node, int64_t b
     va_start(args, format);
     std::vsnprintf(message, sizeof(message), format, args);
     va_end(args);
+    std::lock_guard<std::mutex> lock(error_mutex_);
     return amp_error_set(&error_, code, stage, node, block, "%s", message);
+}
+
+AmpErrorInfo Graph::last_error() const
+{
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    return error_;
+}
+
+void Graph::record_error(const AmpErrorInfo &error)
+{
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    error_ = error;
 }
 
 int32_t Graph::create(const uint8_t *descriptors, size_t descriptors_size, const uint8_t *plan, size_t plan_size,
@@ -88,12 +105,20 @@ int32_t Graph::create(const uint8_t *descriptors, size_t descriptors_size, const
     }
     if (config.threads < 0 || config.threads > 1024 || config.channel_depth < 0 || config.channel_depth > 64) {
         return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "config", nullptr, -1,
-                             "threads must be in [0, 1024] and channel_depth in [0, 64]");
+                             "threads must be in [0, 1024] and channel_depth in [0, 64]; got %d and %d",
+                             config.threads, config.channel_depth);
     }
     if (descriptors == nullptr || plan == nullptr) {
         return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "config", nullptr, -1, "a blob pointer is NULL");
     }
     config_ = config;
+    if (config_.channel_depth == 0) {
+        config_.channel_depth = kDefaultChannelDepth;
+    }
+    if (config_.threads == 0) {
+        const unsigned cores = std::thread::hardware_concurrency();
+        config_.threads = cores == 0 ? 1 : static_cast<int32_t>(std::min(cores, 1024u));
+    }
     // Node data (sampler buffers) points into the descriptor bytes, so keep a copy of our own.
     descriptor_bytes_.assign(descriptors, descriptors + descriptors_size);
     plan_bytes_.assign(plan, plan + plan_size);
@@ -105,7 +130,10 @@ int32_t Graph::create(const uint8_t *descriptors, size_t descriptors_size, const
     if (status != AMP_OK) {
         return status;
     }
-    return build_nodes(error);
+    if ((status = build_nodes(error)) != AMP_OK) {
+        return status;
+    }
+    return build_network(error);
 }
 
 int32_t Graph::build_nodes(AmpErrorInfo *error)
@@ -113,29 +141,8 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
     const size_t batch = static_cast<size_t>(config_.batch);
     const size_t max_frames = static_cast<size_t>(config_.max_block_frames);
 
-    buffers_.assign(plan_.buffer_count, nullptr);
-    std::vector<uint32_t> buffer_channels(plan_.buffer_count, 0);
-    for (uint32_t v = 0; v < plan_.value_count; ++v) {
-        buffer_channels[plan_.values[v].buffer] = plan_.values[v].channels;
-    }
-    for (uint32_t b = 0; b < plan_.buffer_count; ++b) {
-        const size_t count = batch * buffer_channels[b] * max_frames;
-        buffers_[b] = allocate_zeroed(count);
-        if (buffers_[b] == nullptr) {
-            return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", nullptr, -1,
-                                 "no memory for buffer %u (%zu samples)", b, count);
-        }
-        allocations_.push_back(buffers_[b]);
-        AMP_LOG_ALLOCATION("buffer", count * sizeof(double));
-    }
-    values_.resize(plan_.value_count);
-    for (uint32_t v = 0; v < plan_.value_count; ++v) {
-        values_[v].data = buffers_[plan_.values[v].buffer];
-        values_[v].channels = static_cast<int32_t>(plan_.values[v].channels);
-        values_[v].stride = config_.max_block_frames;
-    }
-    sink_value_ = static_cast<int32_t>(plan_.value_base[desc_.sink]);
-
+    sink_node_ = desc_.sink;
+    sink_value_ = plan_.value_base[desc_.sink];
     routes_.resize(desc_.modulation_count);
     for (uint32_t m = 0; m < desc_.modulation_count; ++m) {
         const AmpDescModulation &mod = desc_.modulations[m];
@@ -152,12 +159,15 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
         node.inputs.resize(static_cast<size_t>(node.spec->num_inputs));
         node.outputs.resize(static_cast<size_t>(node.spec->num_outputs));
         for (int o = 0; o < node.spec->num_outputs; ++o) {
-            node.outputs[static_cast<size_t>(o)] = values_[plan_.value_base[i] + static_cast<uint32_t>(o)];
+            const AmpPlanValue &value = plan_.values[plan_.value_base[i] + static_cast<uint32_t>(o)];
+            node.outputs[static_cast<size_t>(o)] =
+                AmpSignal{nullptr, static_cast<int32_t>(value.channels), config_.max_block_frames};
         }
         node.param_sources.resize(static_cast<size_t>(node.spec->num_params));
         node.params.resize(static_cast<size_t>(node.spec->num_params));
         for (int p = 0; p < node.spec->num_params; ++p) {
             node.param_sources[static_cast<size_t>(p)].base = node.desc->params[p];
+            node.param_sources[static_cast<size_t>(p)].held = node.desc->params[p];
         }
     }
     // Connections, grouped by port in edge order so that a multi-input sums in a fixed order.
@@ -165,23 +175,24 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
     for (uint32_t i = 0; i < desc_.node_count; ++i) {
         NodeInstance &node = nodes_[i];
         port_channels[i].assign(static_cast<size_t>(node.spec->num_inputs), 0);
+        std::vector<size_t> counts(static_cast<size_t>(node.spec->num_inputs), 0);
         for (int port = 0; port < node.spec->num_inputs; ++port) {
             for (uint32_t e = 0; e < desc_.edge_count; ++e) {
                 const AmpDescEdge &edge = desc_.edges[e];
                 if (edge.dst_node == i && edge.dst_input == static_cast<uint32_t>(port)) {
-                    const AmpSignal &signal = values_[plan_.value_base[edge.src_node] + edge.src_output];
-                    node.input_signals.push_back(signal);
+                    const uint32_t v = plan_.value_base[edge.src_node] + edge.src_output;
+                    const int32_t channels = static_cast<int32_t>(plan_.values[v].channels);
+                    node.input_signals.push_back(AmpSignal{nullptr, channels, config_.max_block_frames});
+                    node.input_values.push_back(v);
                     int32_t &widest = port_channels[i][static_cast<size_t>(port)];
-                    widest = signal.channels > widest ? signal.channels : widest;
+                    widest = channels > widest ? channels : widest;
+                    ++counts[static_cast<size_t>(port)];
                 }
             }
         }
         size_t cursor = 0;
         for (int port = 0; port < node.spec->num_inputs; ++port) {
-            size_t count = 0;
-            for (uint32_t e = 0; e < desc_.edge_count; ++e) {
-                count += desc_.edges[e].dst_node == i && desc_.edges[e].dst_input == static_cast<uint32_t>(port);
-            }
+            const size_t count = counts[static_cast<size_t>(port)];
             node.inputs[static_cast<size_t>(port)].signals = count ? &node.input_signals[cursor] : nullptr;
             node.inputs[static_cast<size_t>(port)].count = static_cast<int32_t>(count);
             cursor += count;
@@ -196,20 +207,20 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
     for (uint32_t b = 0; b < desc_.binding_count; ++b) {
         const AmpDescBinding &binding = desc_.bindings[b];
         int found = -1;
-        for (size_t k = 0; k < bindings_.size(); ++k) {
-            if (bindings_[k].key == binding.key) {
+        for (size_t k = 0; k < keys_.size(); ++k) {
+            if (keys_[k].name == binding.key) {
                 found = static_cast<int>(k);
             }
         }
         if (found < 0) {
-            Binding fresh;
-            fresh.key = binding.key;
-            fresh.held = desc_.nodes[binding.node].params[binding.param];
-            fresh.curve.assign(max_frames, fresh.held);
-            bindings_.push_back(std::move(fresh));
-            found = static_cast<int>(bindings_.size() - 1);
+            ControlKey key;
+            key.name = binding.key;
+            keys_.push_back(std::move(key));
+            found = static_cast<int>(keys_.size() - 1);
         }
-        nodes_[binding.node].param_sources[binding.param].binding = found;
+        ParamSource &source = nodes_[binding.node].param_sources[binding.param];
+        source.binding = found;
+        source.curve.assign(max_frames, source.base);
     }
     for (NodeInstance &node : nodes_) {
         for (ParamSource &source : node.param_sources) {
@@ -239,21 +250,154 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
                                  node.desc->name, -1, "node '%s' (%s) could not be created", node.desc->name,
                                  node.spec->type_name);
         }
-        if (node.spec->block_delay > 0) {
-            delayed_nodes_.push_back(node.index);
+        if (node.spec->block_delay > 0 && node.spec->ops.absorb == nullptr) {
+            return amp_error_set(error, AMP_ERR_GRAPH, "create", node.desc->name, -1,
+                                 "node type '%s' declares a block delay but has no absorb()", node.spec->type_name);
         }
     }
-    order_.assign(plan_.order, plan_.order + plan_.order_count);
     fold_constants();
     node_ns_.assign(desc_.node_count, 0);
     node_calls_.assign(desc_.node_count, 0);
     return AMP_OK;
 }
 
-int32_t Graph::validate_overrides(const RenderRequest &request)
+// Processes from the plan order and its fusion groups, the storage of every value, and the
+// dependencies between processes.
+int32_t Graph::build_network(AmpErrorInfo *error)
 {
-    for (uint32_t i = 0; i < request.override_count; ++i) {
-        const AmpParamOverride &o = request.overrides[i];
+    const uint32_t n = desc_.node_count;
+    std::vector<int64_t> group_of(n, -1);
+    for (uint32_t g = 0; g < plan_.group_count; ++g) {
+        for (uint32_t i = plan_.group_offsets[g]; i < plan_.group_offsets[g + 1]; ++i) {
+            group_of[plan_.group_nodes[i]] = g;
+        }
+    }
+    std::vector<uint32_t> run_process(n, 0);      // the process that calls process() of the node
+    std::vector<uint32_t> absorb_process(n, 0);   // delay nodes: the process that calls absorb()
+    for (uint32_t k = 0; k < plan_.order_count;) {
+        const uint32_t node = plan_.order[k];
+        const bool delayed = desc_.nodes[node].spec->block_delay > 0;
+        Process process;
+        process.first = static_cast<uint32_t>(process_members_.size());
+        if (delayed) {
+            // A fused group never runs a delay node's two halves: they split it where it sits.
+            process.kind = Process::kEmit;
+            process.count = 1;
+            process_members_.push_back(node);
+            run_process[node] = static_cast<uint32_t>(processes_.size());
+            processes_.push_back(process);
+            process.kind = Process::kAbsorb;
+            absorb_process[node] = static_cast<uint32_t>(processes_.size());
+            processes_.push_back(process);
+            ++k;
+            continue;
+        }
+        const int64_t group = group_of[node];
+        const uint32_t index = static_cast<uint32_t>(processes_.size());
+        do {
+            const uint32_t member = plan_.order[k];
+            process_members_.push_back(member);
+            run_process[member] = index;
+            ++process.count;
+            ++k;
+        } while (group >= 0 && k < plan_.order_count && group_of[plan_.order[k]] == group &&
+                 desc_.nodes[plan_.order[k]].spec->block_delay == 0);
+        processes_.push_back(process);
+    }
+
+    // Who reads each value: the process of every consumer (edges into a delay node are read by
+    // its absorb process; modulation is read where the target's parameters are prepared).
+    const uint32_t values = plan_.value_count;
+    std::vector<std::vector<uint32_t>> readers(values);
+    auto add_reader = [&readers](uint32_t value, uint32_t process) {
+        std::vector<uint32_t> &list = readers[value];
+        if (std::find(list.begin(), list.end(), process) == list.end()) {
+            list.push_back(process);
+        }
+    };
+    for (uint32_t e = 0; e < desc_.edge_count; ++e) {
+        const AmpDescEdge &edge = desc_.edges[e];
+        const bool delayed = desc_.nodes[edge.dst_node].spec->block_delay > 0;
+        add_reader(plan_.value_base[edge.src_node] + edge.src_output,
+                   delayed ? absorb_process[edge.dst_node] : run_process[edge.dst_node]);
+    }
+    for (uint32_t m = 0; m < desc_.modulation_count; ++m) {
+        const AmpDescModulation &mod = desc_.modulations[m];
+        add_reader(plan_.value_base[mod.src_node] + mod.src_output, run_process[mod.dst_node]);
+    }
+
+    const int32_t depth = config_.channel_depth;
+    const size_t block_samples = static_cast<size_t>(config_.batch) * static_cast<size_t>(config_.max_block_frames);
+    std::vector<std::vector<Dependency>> waits(processes_.size());
+    stores_.assign(values, ValueStore{});
+    // Values read only inside their own process share storage as the plan's buffers say.
+    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> internal_buffers(processes_.size());  // (buffer, value)
+    for (uint32_t v = 0; v < values; ++v) {
+        const AmpPlanValue &value = plan_.values[v];
+        const uint32_t producer = run_process[value.node];
+        bool external = false;
+        for (uint32_t reader : readers[v]) {
+            if (reader != producer) {
+                external = true;
+                waits[reader].push_back(Dependency{producer, 0});
+                waits[producer].push_back(Dependency{reader, depth});
+            }
+        }
+        ValueStore &store = stores_[v];
+        store.channels = static_cast<int32_t>(value.channels);
+        store.slot_size = block_samples * value.channels;
+        if (external) {
+            store.slots = depth;
+            const size_t count = store.slot_size * static_cast<size_t>(depth);
+            store.data = allocate_zeroed(count);
+            if (store.data == nullptr) {
+                return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", desc_.nodes[value.node].name, -1,
+                                     "no memory for a channel of %zu samples", count);
+            }
+            allocations_.push_back(store.data);
+            AMP_LOG_ALLOCATION("channel", count * sizeof(double));
+            continue;
+        }
+        for (const auto &shared : internal_buffers[producer]) {
+            if (shared.first == value.buffer && stores_[shared.second].channels == store.channels) {
+                store.data = stores_[shared.second].data;
+            }
+        }
+        if (store.data == nullptr) {
+            store.data = allocate_zeroed(store.slot_size);
+            if (store.data == nullptr) {
+                return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", desc_.nodes[value.node].name, -1,
+                                     "no memory for a buffer of %zu samples", store.slot_size);
+            }
+            allocations_.push_back(store.data);
+            AMP_LOG_ALLOCATION("buffer", store.slot_size * sizeof(double));
+            internal_buffers[producer].emplace_back(value.buffer, v);
+        }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        if (desc_.nodes[i].spec->block_delay > 0) {
+            // emit(n), then absorb(n), then emit(n + 1): the node's state is used in that order.
+            waits[absorb_process[i]].push_back(Dependency{run_process[i], 0});
+            waits[run_process[i]].push_back(Dependency{absorb_process[i], 1});
+        }
+    }
+    network_.build(waits, config_.threads);
+    return AMP_OK;
+}
+
+int32_t Graph::output_channels() const
+{
+    return stores_.empty() ? 0 : stores_[sink_value_].channels;
+}
+
+int32_t Graph::validate_overrides(const AmpParamOverride *overrides, uint32_t override_count, int64_t total_frames)
+{
+    if (override_count > 0 && overrides == nullptr) {
+        return fail(AMP_ERR_INVALID_ARGUMENT, "params", nullptr, -1, "override_count is %u but overrides is NULL",
+                    override_count);
+    }
+    for (uint32_t i = 0; i < override_count; ++i) {
+        const AmpParamOverride &o = overrides[i];
         if (o.node >= desc_.node_count) {
             return fail(AMP_ERR_INVALID_ARGUMENT, "params", nullptr, -1, "override %u names node %u of %u", i, o.node,
                         desc_.node_count);
@@ -274,16 +418,16 @@ int32_t Graph::validate_overrides(const RenderRequest &request)
         }
         const bool batch_ok = o.batch == 1 || o.batch == config_.batch;
         const bool channels_ok = o.channels == 1 || o.channels == node.channels;
-        const bool frames_ok = o.frames == 1 || o.frames == request.total_frames;
+        const bool frames_ok = o.frames == 1 || o.frames == total_frames;
         if (!batch_ok || !channels_ok || !frames_ok) {
             return fail(AMP_ERR_INVALID_ARGUMENT, "params", name, -1,
                         "override of '%s.%s' has shape (%d, %d, %lld); expected (B, C, F) with each 1 or "
                         "(%d, %d, %lld)",
                         name, spec.name, o.batch, o.channels, static_cast<long long>(o.frames), config_.batch,
-                        node.channels, static_cast<long long>(request.total_frames));
+                        node.channels, static_cast<long long>(total_frames));
         }
         for (uint32_t j = 0; j < i; ++j) {
-            if (request.overrides[j].node == o.node && request.overrides[j].param == o.param) {
+            if (overrides[j].node == o.node && overrides[j].param == o.param) {
                 return fail(AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "'%s.%s' is overridden twice", name,
                             spec.name);
             }
@@ -309,12 +453,12 @@ namespace {
 
 int32_t attach_key(void *context, const AmpControlKey *key)
 {
-    auto *bindings = static_cast<std::vector<Binding> *>(context);
-    for (Binding &binding : *bindings) {
-        if (binding.key == key->name) {
-            binding.events = key->events;
-            binding.event_count = key->event_count;
-            binding.interpolation = key->interpolation;
+    auto *keys = static_cast<std::vector<ControlKey> *>(context);
+    for (ControlKey &bound : *keys) {
+        if (bound.name == key->name) {
+            bound.events = key->events;
+            bound.event_count = key->event_count;
+            bound.interpolation = key->interpolation;
         }
     }
     return AMP_OK;
@@ -324,11 +468,14 @@ int32_t attach_key(void *context, const AmpControlKey *key)
 
 int32_t Graph::load_control(const RenderRequest &request, int64_t *start_sample)
 {
-    for (Binding &binding : bindings_) {
-        binding.events = nullptr;
-        binding.event_count = 0;
+    *start_sample = frame_position_.load(std::memory_order_relaxed);
+    if (request.keep_control) {
+        return AMP_OK;
     }
-    *start_sample = frame_position_;
+    for (ControlKey &key : keys_) {
+        key.events = nullptr;
+        key.event_count = 0;
+    }
     if (request.control_blob == nullptr) {
         return AMP_OK;
     }
@@ -337,12 +484,14 @@ int32_t Graph::load_control(const RenderRequest &request, int64_t *start_sample)
     AmpErrorInfo parse_error;
     amp_error_clear(&parse_error);
     const int32_t status = amp_control_parse(request.control_blob, request.control_blob_size, &t0, &t1, attach_key,
-                                             &bindings_, &parse_error);
+                                             &keys_, &parse_error);
     if (status != AMP_OK) {
-        error_ = parse_error;
+        record_error(parse_error);
         return status;
     }
-    *start_sample = std::llround(t0 * config_.sample_rate);
+    if (request.ring_blocks == 0) {
+        *start_sample = std::llround(t0 * config_.sample_rate);
+    }
     return AMP_OK;
 }
 
@@ -362,81 +511,85 @@ inline void read_event(const uint8_t *events, uint32_t index, double sample_rate
 // event's value until the next one; linear keys ramp from each event to the next, reaching it on
 // its sample. Before a key's first event the value in force is the one the previous block ended
 // on (initially the parameter's descriptor value); after its last event that event's value holds.
-void Graph::fill_control_curves(int64_t block_start, int32_t frames)
+void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block_start, int32_t frames) const
 {
     const double sr = config_.sample_rate;
-    for (Binding &binding : bindings_) {
-        double *curve = binding.curve.data();
-        if (binding.event_count == 0) {
-            for (int32_t f = 0; f < frames; ++f) {
-                curve[f] = binding.held;
-            }
-            continue;
-        }
-        // First event that has not taken effect at block_start - 1 (binary search: events are sorted).
-        uint32_t lo = 0;
-        uint32_t hi = binding.event_count;
-        while (lo < hi) {
-            const uint32_t mid = lo + (hi - lo) / 2;
-            int64_t sample = 0;
-            double value = 0.0;
-            read_event(binding.events, mid, sr, &sample, &value);
-            if (sample < block_start) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        uint32_t next = lo;
-        int64_t next_sample = 0;
-        double next_value = 0.0;
-        int64_t prev_sample = 0;
-        double prev_value = binding.held;
-        if (next > 0) {
-            read_event(binding.events, next - 1, sr, &prev_sample, &prev_value);
-        }
-        if (next < binding.event_count) {
-            read_event(binding.events, next, sr, &next_sample, &next_value);
-        }
+    double *curve = source.curve.data();
+    if (key.event_count == 0) {
         for (int32_t f = 0; f < frames; ++f) {
-            const int64_t n = block_start + f;
-            while (next < binding.event_count && next_sample <= n) {
-                prev_sample = next_sample;
-                prev_value = next_value;
-                ++next;
-                if (next < binding.event_count) {
-                    read_event(binding.events, next, sr, &next_sample, &next_value);
-                }
+            curve[f] = source.held;
+        }
+        return;
+    }
+    // First event that has not taken effect at block_start - 1 (binary search: events are sorted).
+    uint32_t lo = 0;
+    uint32_t hi = key.event_count;
+    while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        int64_t sample = 0;
+        double value = 0.0;
+        read_event(key.events, mid, sr, &sample, &value);
+        if (sample < block_start) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    uint32_t next = lo;
+    int64_t next_sample = 0;
+    double next_value = 0.0;
+    int64_t prev_sample = 0;
+    double prev_value = source.held;
+    if (next > 0) {
+        read_event(key.events, next - 1, sr, &prev_sample, &prev_value);
+    }
+    if (next < key.event_count) {
+        read_event(key.events, next, sr, &next_sample, &next_value);
+    }
+    for (int32_t f = 0; f < frames; ++f) {
+        const int64_t n = block_start + f;
+        while (next < key.event_count && next_sample <= n) {
+            prev_sample = next_sample;
+            prev_value = next_value;
+            ++next;
+            if (next < key.event_count) {
+                read_event(key.events, next, sr, &next_sample, &next_value);
             }
-            const bool started = next > 0;
-            if (binding.interpolation == AMP_INTERP_LINEAR && started && next < binding.event_count) {
-                const double t = static_cast<double>(n - prev_sample) / static_cast<double>(next_sample - prev_sample);
-                curve[f] = prev_value + (next_value - prev_value) * t;
-            } else {
-                curve[f] = started ? prev_value : binding.held;
-            }
+        }
+        const bool started = next > 0;
+        if (key.interpolation == AMP_INTERP_LINEAR && started && next < key.event_count) {
+            const double t = static_cast<double>(n - prev_sample) / static_cast<double>(next_sample - prev_sample);
+            curve[f] = prev_value + (next_value - prev_value) * t;
+        } else {
+            curve[f] = started ? prev_value : source.held;
         }
     }
 }
 
-void Graph::prepare_params(NodeInstance &node, const RenderRequest &request, int64_t offset, int32_t frames)
+void Graph::prepare_params(NodeInstance &node, const BlockContext &block)
 {
+    const RenderRequest &request = *request_;
     const int32_t batch = config_.batch;
     const int32_t channels = node.channels;
+    const int32_t frames = block.frames;
     const ptrdiff_t max_frames = config_.max_block_frames;
     for (size_t p = 0; p < node.param_sources.size(); ++p) {
         ParamSource &source = node.param_sources[p];
         AmpParamView base{source.fold_active ? &source.folded_base : &source.base, 0, 0, 0};
         const size_t first_add = source.fold_active ? source.folded_adds : 0;
         const size_t first_mul = source.fold_active ? source.folded_muls : 0;
+        if (source.binding >= 0) {
+            // Followed even under an override, so the value held into the next render is the key's.
+            fill_curve(source, keys_[static_cast<size_t>(source.binding)], block.block_start, frames);
+            source.held = source.curve[static_cast<size_t>(frames - 1)];
+            base = AmpParamView{source.curve.data(), 0, 0, 1};
+        }
         if (source.override_index >= 0) {
             const AmpParamOverride &o = request.overrides[source.override_index];
             const ptrdiff_t sf = o.frames == 1 ? 0 : 1;
             const ptrdiff_t sc = o.channels == 1 ? 0 : static_cast<ptrdiff_t>(o.frames);
             const ptrdiff_t sb = o.batch == 1 ? 0 : static_cast<ptrdiff_t>(o.frames) * o.channels;
-            base = AmpParamView{o.data + offset * sf, sb, sc, sf};
-        } else if (source.binding >= 0) {
-            base = AmpParamView{bindings_[static_cast<size_t>(source.binding)].curve.data(), 0, 0, 1};
+            base = AmpParamView{o.data + block.offset * sf, sb, sc, sf};
         }
         if (source.scratch == nullptr ||
             (first_add == source.add_routes.size() && first_mul == source.mul_routes.size())) {
@@ -454,7 +607,9 @@ void Graph::prepare_params(NodeInstance &node, const RenderRequest &request, int
                 }
                 for (size_t k = first_add; k < source.add_routes.size(); ++k) {
                     const Route &route = routes_[source.add_routes[k]];
-                    const AmpSignal &src = values_[route.source_value];
+                    const ValueStore &store = stores_[route.source_value];
+                    const AmpSignal src{value_data(route.source_value, block.block), store.channels,
+                                        config_.max_block_frames};
                     const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
                     const double *m = amp_signal_row(&src, b, sc);
                     for (int32_t f = 0; f < frames; ++f) {
@@ -463,7 +618,9 @@ void Graph::prepare_params(NodeInstance &node, const RenderRequest &request, int
                 }
                 for (size_t k = first_mul; k < source.mul_routes.size(); ++k) {
                     const Route &route = routes_[source.mul_routes[k]];
-                    const AmpSignal &src = values_[route.source_value];
+                    const ValueStore &store = stores_[route.source_value];
+                    const AmpSignal src{value_data(route.source_value, block.block), store.channels,
+                                        config_.max_block_frames};
                     const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
                     const double *m = amp_signal_row(&src, b, sc);
                     for (int32_t f = 0; f < frames; ++f) {
@@ -476,88 +633,134 @@ void Graph::prepare_params(NodeInstance &node, const RenderRequest &request, int
     }
 }
 
-int32_t Graph::run_block(const RenderRequest &request, int64_t offset, int32_t frames, int64_t block_start)
+void Graph::copy_to_output(const AmpSignal &sink, const BlockContext &block)
 {
-    fill_control_curves(block_start, frames);
-    AmpProcessArgs args{};
-    args.batch = config_.batch;
-    args.frames = frames;
-    args.sample_rate = config_.sample_rate;
-    args.block_index = block_index_;
-    args.frame_position = block_start;
-    for (uint32_t index : order_) {
-        NodeInstance &node = nodes_[index];
-        prepare_params(node, request, offset, frames);
-        args.inputs = node.inputs.data();
-        args.outputs = node.outputs.data();
-        args.params = node.params.data();
-        args.message = node.message;
-        args.message_size = sizeof(node.message);
-        node.message[0] = '\0';
-        const uint64_t started = AMP_LOG_NOW_NS();
-        const uint64_t timed = timing_ ? timing_now_ns() : 0;
-        const int status = node.spec->ops.process(node.state, &args);
-        if (timing_) {
-            node_ns_[index] += timing_now_ns() - timed;
-            ++node_calls_[index];
-        }
-        AMP_LOG_NODE_TIMING(node.desc->name, block_index_, frames, started);
-        if (status != AMP_NODE_OK) {
-            return fail(AMP_ERR_RUNTIME, "process", node.desc->name, block_index_, "node '%s' (%s) failed: %s",
-                        node.desc->name, node.spec->type_name, node.message[0] ? node.message : "no reason given");
-        }
+    const RenderRequest &request = *request_;
+    int64_t row_frames = request.total_frames;
+    int64_t at = block.offset;
+    if (request.ring_blocks > 0) {
+        row_frames = request.ring_blocks * request.block_frames;
+        at = ((request.ring_first + block.block) % request.ring_blocks) * request.block_frames;
     }
-    for (uint32_t index : delayed_nodes_) {
-        NodeInstance &node = nodes_[index];
-        args.inputs = node.inputs.data();
-        args.outputs = node.outputs.data();
-        args.params = node.params.data();
-        args.message = node.message;
-        args.message_size = sizeof(node.message);
-        node.message[0] = '\0';
-        const int status = node.spec->ops.absorb(node.state, &args);
-        if (status != AMP_NODE_OK) {
-            return fail(AMP_ERR_RUNTIME, "absorb", node.desc->name, block_index_, "node '%s' (%s) failed: %s",
-                        node.desc->name, node.spec->type_name, node.message[0] ? node.message : "no reason given");
-        }
-    }
-    for (Binding &binding : bindings_) {
-        binding.held = binding.curve[static_cast<size_t>(frames - 1)];
-    }
-    // Copy the sink's block into (B, C, total_frames).
-    const AmpSignal &sink = values_[static_cast<size_t>(sink_value_)];
     for (int32_t b = 0; b < config_.batch; ++b) {
         for (int32_t c = 0; c < sink.channels; ++c) {
-            double *dst = request.output + (static_cast<int64_t>(b) * sink.channels + c) * request.total_frames + offset;
-            std::memcpy(dst, amp_signal_row(&sink, b, c), static_cast<size_t>(frames) * sizeof(double));
+            double *dst = request.output + (static_cast<int64_t>(b) * sink.channels + c) * row_frames + at;
+            std::memcpy(dst, amp_signal_row(&sink, b, c), static_cast<size_t>(block.frames) * sizeof(double));
         }
     }
-    ++block_index_;
+}
+
+int32_t Graph::fire(uint32_t index, int64_t block_number)
+{
+    Process &process = processes_[index];
+    const RenderRequest &request = *request_;
+    BlockContext block;
+    block.block = block_number;
+    block.offset = block_number * request.block_frames;
+    const int64_t remaining = request.total_frames - block.offset;
+    block.frames = remaining < request.block_frames ? static_cast<int32_t>(remaining) : request.block_frames;
+    block.block_start = start_sample_ + block.offset;
+    block.block_index = first_block_index_ + block_number;
+
+    AmpProcessArgs args{};
+    args.batch = config_.batch;
+    args.frames = block.frames;
+    args.sample_rate = config_.sample_rate;
+    args.block_index = block.block_index;
+    args.frame_position = block.block_start;
+    const bool timing = timing_.load(std::memory_order_relaxed);
+    for (uint32_t k = process.first; k < process.first + process.count; ++k) {
+        const uint32_t member = process_members_[k];
+        NodeInstance &node = nodes_[member];
+        if (process.kind != Process::kEmit) {
+            for (size_t i = 0; i < node.input_signals.size(); ++i) {
+                node.input_signals[i].data = value_data(node.input_values[i], block_number);
+            }
+        }
+        const uint32_t first_value = plan_.value_base[member];
+        for (size_t o = 0; o < node.outputs.size(); ++o) {
+            node.outputs[o].data = value_data(first_value + static_cast<uint32_t>(o), block_number);
+        }
+        if (process.kind != Process::kAbsorb) {
+            prepare_params(node, block);
+        }
+        args.inputs = node.inputs.data();
+        args.outputs = node.outputs.data();
+        args.params = node.params.data();
+        args.message = node.message;
+        args.message_size = sizeof(node.message);
+        node.message[0] = '\0';
+        int status = AMP_NODE_OK;
+        if (process.kind == Process::kAbsorb) {
+            status = node.spec->ops.absorb(node.state, &args);
+        } else {
+            const uint64_t started = AMP_LOG_NOW_NS();
+            const uint64_t timed = timing ? timing_now_ns() : 0;
+            status = node.spec->ops.process(node.state, &args);
+            if (timing) {
+                node_ns_[member] += timing_now_ns() - timed;
+                ++node_calls_[member];
+            }
+            AMP_LOG_NODE_TIMING(node.desc->name, block.block_index, block.frames, started);
+        }
+        if (status != AMP_NODE_OK) {
+            process.failed_node = member;
+            process.failed_stage = process.kind == Process::kAbsorb ? "absorb" : "process";
+            return AMP_ERR_RUNTIME;
+        }
+        if (member == sink_node_ && process.kind != Process::kAbsorb) {
+            copy_to_output(node.outputs[0], block);
+        }
+    }
     return AMP_OK;
+}
+
+bool Graph::claim(const char *who)
+{
+    bool expected = false;
+    if (busy_.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+        return true;
+    }
+    fail(AMP_ERR_INVALID_ARGUMENT, who, nullptr, -1,
+         "the graph is busy: another render, a reset or a streamer is using it (one caller at a time)");
+    return false;
+}
+
+void Graph::release()
+{
+    busy_.store(false, std::memory_order_release);
 }
 
 int32_t Graph::render(const RenderRequest &request)
 {
-    amp_error_clear(&error_);
+    if (!claim("render")) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    const int32_t status = render_claimed(request);
+    release();
+    return status;
+}
+
+int32_t Graph::render_claimed(const RenderRequest &request)
+{
+    record_error(AmpErrorInfo{});
     if (request.total_frames < 0 || request.block_frames < 1 || request.block_frames > config_.max_block_frames) {
         return fail(AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
                     "block_frames must be in [1, %d] and total_frames >= 0; got %d and %lld", config_.max_block_frames,
                     request.block_frames, static_cast<long long>(request.total_frames));
     }
-    const int64_t channels = values_[static_cast<size_t>(sink_value_)].channels;
-    const uint64_t needed = static_cast<uint64_t>(config_.batch) * static_cast<uint64_t>(channels) *
-                            static_cast<uint64_t>(request.total_frames);
+    const int64_t channels = output_channels();
+    const int64_t row_frames =
+        request.ring_blocks > 0 ? request.ring_blocks * request.block_frames : request.total_frames;
+    const uint64_t needed =
+        static_cast<uint64_t>(config_.batch) * static_cast<uint64_t>(channels) * static_cast<uint64_t>(row_frames);
     if (request.output == nullptr || request.output_size < needed) {
         return fail(AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
                     "output holds %zu samples; (B=%d, C=%lld, F=%lld) needs %llu", request.output_size, config_.batch,
-                    static_cast<long long>(channels), static_cast<long long>(request.total_frames),
+                    static_cast<long long>(channels), static_cast<long long>(row_frames),
                     static_cast<unsigned long long>(needed));
     }
-    if (request.override_count > 0 && request.overrides == nullptr) {
-        return fail(AMP_ERR_INVALID_ARGUMENT, "params", nullptr, -1, "override_count is %u but overrides is NULL",
-                    request.override_count);
-    }
-    int32_t status = validate_overrides(request);
+    int32_t status = validate_overrides(request.overrides, request.override_count, request.total_frames);
     if (status != AMP_OK) {
         return status;
     }
@@ -575,48 +778,62 @@ int32_t Graph::render(const RenderRequest &request)
         nodes_[o.node].param_sources[o.param].override_index = static_cast<int>(i);
     }
     activate_folds(request);
-    for (int64_t offset = 0; offset < request.total_frames; offset += request.block_frames) {
-        const int64_t remaining = request.total_frames - offset;
-        const int32_t frames = remaining < request.block_frames ? static_cast<int32_t>(remaining) : request.block_frames;
-        if ((status = run_block(request, offset, frames, start_sample + offset)) != AMP_OK) {
-            return status;
-        }
+    request_ = &request;
+    start_sample_ = start_sample;
+    first_block_index_ = block_index_;
+    const int64_t blocks = (request.total_frames + request.block_frames - 1) / request.block_frames;
+    status = network_.run(*this, blocks, request.cancel);
+    request_ = nullptr;
+    if (status == AMP_OK) {
+        block_index_ += blocks;
+        frame_position_.store(start_sample + request.total_frames, std::memory_order_relaxed);
+        return AMP_OK;
     }
-    frame_position_ = start_sample + request.total_frames;
-    return AMP_OK;
+    if (status == AMP_ERR_STOPPED) {
+        return fail(AMP_ERR_STOPPED, "render", nullptr, -1, "the render was stopped");
+    }
+    const Network::Failure &failure = network_.failure();
+    const int64_t failed_block = first_block_index_ + failure.block;
+    if (status == AMP_ERR_RUNTIME) {
+        const Process &process = processes_[failure.process];
+        const NodeInstance &node = nodes_[process.failed_node];
+        return fail(AMP_ERR_RUNTIME, process.failed_stage, node.desc->name, failed_block,
+                    "node '%s' (%s) failed in %s: %s", node.desc->name, node.spec->type_name, process.failed_stage,
+                    node.message[0] ? node.message : "no reason given");
+    }
+    if (status == AMP_ERR_OUT_OF_MEMORY) {
+        return fail(status, "render", nullptr, -1, "could not start %d worker threads", network_.threads() - 1);
+    }
+    return fail(status, "render", nullptr, failed_block, "the scheduler failed (status %d)", status);
 }
 
 int32_t Graph::reset()
 {
-    amp_error_clear(&error_);
+    if (!claim("reset")) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    record_error(AmpErrorInfo{});
     for (NodeInstance &node : nodes_) {
         if (node.spec->ops.reset != nullptr) {
             node.spec->ops.reset(node.state);
         }
-    }
-    for (size_t b = 0; b < bindings_.size(); ++b) {
-        bindings_[b].held = 0.0;
-    }
-    for (uint32_t b = 0; b < desc_.binding_count; ++b) {
-        const AmpDescBinding &binding = desc_.bindings[b];
-        for (Binding &held : bindings_) {
-            if (held.key == binding.key) {
-                held.held = desc_.nodes[binding.node].params[binding.param];
-            }
+        for (ParamSource &source : node.param_sources) {
+            source.held = source.base;
         }
     }
-    frame_position_ = 0;
+    frame_position_.store(0, std::memory_order_relaxed);
     block_index_ = 0;
+    release();
     return AMP_OK;
 }
 
 void Graph::set_timing(bool enabled)
 {
-    if (enabled && !timing_) {
+    if (enabled && !timing_.load(std::memory_order_relaxed)) {
         std::fill(node_ns_.begin(), node_ns_.end(), 0);
         std::fill(node_calls_.begin(), node_calls_.end(), 0);
     }
-    timing_ = enabled;
+    timing_.store(enabled, std::memory_order_relaxed);
 }
 
 uint32_t Graph::node_timings(uint64_t *nanoseconds, uint64_t *calls, uint32_t capacity) const
@@ -636,13 +853,13 @@ uint32_t Graph::node_timings(uint64_t *nanoseconds, uint64_t *calls, uint32_t ca
 void Graph::info(AmpGraphInfo *out) const
 {
     out->batch = config_.batch;
-    out->output_channels = values_.empty() ? 0 : values_[static_cast<size_t>(sink_value_)].channels;
+    out->output_channels = output_channels();
     out->max_block_frames = config_.max_block_frames;
-    out->threads = config_.threads;
+    out->threads = network_.threads();
     out->node_count = static_cast<int32_t>(nodes_.size());
-    out->process_count = static_cast<int32_t>(nodes_.size());
+    out->process_count = static_cast<int32_t>(processes_.size());
     out->sample_rate = config_.sample_rate;
-    out->frame_position = frame_position_;
+    out->frame_position = frame_position_.load(std::memory_order_relaxed);
 }
 
 }  // namespace amp

@@ -1,4 +1,15 @@
-// graph.hpp - a compiled graph: node instances, their buffers and the block loop.
+// graph.hpp - a compiled graph: node instances, the channels between them, and the Kahn process
+// network (network.hpp) that renders it.
+//
+// Processes: a node, or a fused chain from the plan (its nodes run one after another in plan
+// order), or, for a node with block_delay > 0, two processes: "emit" (process(), which needs no
+// input of the block) and "absorb" (absorb(), after the block's producers ran).
+// Channels: every node output read by another process is a ring of `channel_depth` blocks; block
+// n lives in slot n % depth, so a producer may run up to depth blocks ahead of its slowest
+// reader. Outputs read only inside their own process need one block, and there the plan's buffer
+// sharing applies unchanged (the process runs its nodes in plan order, which is the order the
+// plan checker proved the sharing safe for). Every slot is sized for the value it holds, so no
+// plan can make a node read or write outside its blocks.
 #ifndef AMP_RUNTIME_GRAPH_HPP
 #define AMP_RUNTIME_GRAPH_HPP
 
@@ -6,9 +17,12 @@
 #include "../formats/descriptor.h"
 #include "../formats/plan.h"
 #include "amp_native.h"
+#include "network.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,11 +31,16 @@ namespace amp {
 // Where a parameter's per-block value comes from before modulation.
 struct ParamSource {
     double base = 0.0;           // the descriptor value
-    int binding = -1;            // index into Graph::bindings_, or -1
+    int binding = -1;            // index into Graph::keys_, or -1
     int override_index = -1;     // index into the current render's overrides, or -1
     std::vector<uint32_t> add_routes;  // indices into Graph::routes_
     std::vector<uint32_t> mul_routes;
     double *scratch = nullptr;   // (B, C, max_frames) when the parameter has routes
+    // A bound parameter's control curve for the block, and the value in force before the block's
+    // first event (the value the previous block ended on; initially `base`). Each bound parameter
+    // keeps its own, so processes at different blocks never share one.
+    std::vector<double> curve;
+    double held = 0.0;
     // Constant folding: the leading routes whose source is an unmodulated constant node, applied
     // once at creation in the order the block loop would apply them (so the result is identical).
     uint32_t folded_adds = 0;    // how many of add_routes, from the front
@@ -32,7 +51,7 @@ struct ParamSource {
 };
 
 struct Route {
-    uint32_t source_value;  // index into Graph::values_
+    uint32_t source_value;  // index into the plan's values
     int32_t channel;        // -1: channel c of a same-width source, or channel 0 of a mono one
     double scale;
 };
@@ -44,6 +63,7 @@ struct NodeInstance {
     void *state = nullptr;
     int32_t channels = 1;
     std::vector<AmpSignal> input_signals;  // every connection, grouped by port
+    std::vector<uint32_t> input_values;    // the plan value behind each connection
     std::vector<AmpInputPort> inputs;
     std::vector<AmpSignal> outputs;
     std::vector<ParamSource> param_sources;
@@ -51,52 +71,104 @@ struct NodeInstance {
     char message[256] = {0};
 };
 
-// The control curve of one bound key for the current block.
-struct Binding {
-    std::string key;
-    double held = 0.0;               // the value in force before the block's first event
-    std::vector<double> curve;       // max_frames samples
-    const uint8_t *events = nullptr; // this render's events, pointing into the control blob
+// A control key bound to at least one parameter, and its events in the current render's blob.
+struct ControlKey {
+    std::string name;
+    const uint8_t *events = nullptr;
     uint32_t event_count = 0;
     uint8_t interpolation = 0;
 };
 
-struct RenderRequest {
-    int64_t total_frames;
-    int32_t block_frames;
-    const AmpParamOverride *overrides;
-    uint32_t override_count;
-    const uint8_t *control_blob;
-    size_t control_blob_size;
-    double *output;
-    size_t output_size;
+// Where a value's blocks live: `slots` blocks of slot_size samples, block n in slot n % slots.
+struct ValueStore {
+    double *data = nullptr;
+    int32_t slots = 1;
+    int32_t channels = 1;
+    size_t slot_size = 0;
 };
 
-class Graph {
+struct Process {
+    enum Kind : uint8_t { kRun = 0, kEmit = 1, kAbsorb = 2 };
+    Kind kind = kRun;
+    uint32_t first = 0;   // members: process_members_[first .. first + count), in plan order
+    uint32_t count = 0;
+    // Written by the thread whose firing failed; read once the network has stopped.
+    uint32_t failed_node = 0;
+    const char *failed_stage = "";
+};
+
+struct RenderRequest {
+    int64_t total_frames = 0;
+    int32_t block_frames = 0;
+    const AmpParamOverride *overrides = nullptr;
+    uint32_t override_count = 0;
+    const uint8_t *control_blob = nullptr;
+    size_t control_blob_size = 0;
+    double *output = nullptr;
+    size_t output_size = 0;
+    // Streaming: the control events already attached stay (no blob is read), the render starts at
+    // the graph's frame position, and block n lands in block (ring_first + n) % ring_blocks of an
+    // output whose rows hold ring_blocks * block_frames frames. ring_blocks == 0: a plain render,
+    // rows of total_frames.
+    bool keep_control = false;
+    int64_t ring_blocks = 0;
+    int64_t ring_first = 0;
+    const std::atomic<bool> *cancel = nullptr;
+};
+
+class Graph final : public Firer {
 public:
     Graph() = default;
-    ~Graph();
+    ~Graph() override;
     Graph(const Graph &) = delete;
     Graph &operator=(const Graph &) = delete;
 
-    // Copies the blobs, validates them and builds every node. Errors land in `error`.
+    // Copies the blobs, validates them and builds every node and channel. Errors land in `error`.
     int32_t create(const uint8_t *descriptors, size_t descriptors_size, const uint8_t *plan, size_t plan_size,
                    const AmpGraphConfig &config, AmpErrorInfo *error);
+    // One caller at a time: a render, reset or streamer holds the graph while it runs; another
+    // call meanwhile is refused with AMP_ERR_INVALID_ARGUMENT.
     int32_t render(const RenderRequest &request);
     int32_t reset();
+    bool claim(const char *who);
+    void release();
+    int32_t render_claimed(const RenderRequest &request);
+    void wake_network() { network_.wake_all(); }
+
     void info(AmpGraphInfo *out) const;
-    const AmpErrorInfo &last_error() const { return error_; }
+    AmpErrorInfo last_error() const;
+    void record_error(const AmpErrorInfo &error);
     void set_timing(bool enabled);
     uint32_t node_timings(uint64_t *nanoseconds, uint64_t *calls, uint32_t capacity) const;
-    void record_error(const AmpErrorInfo &error) { error_ = error; }
+    int32_t batch() const { return config_.batch; }
+    int32_t output_channels() const;
+    int32_t max_block_frames() const { return config_.max_block_frames; }
+    double sample_rate() const { return config_.sample_rate; }
+    int32_t validate_overrides(const AmpParamOverride *overrides, uint32_t count, int64_t total_frames);
+
+    int32_t fire(uint32_t process, int64_t block) override;
 
 private:
+    struct BlockContext {
+        int64_t block;
+        int64_t offset;       // frames from the render's start
+        int32_t frames;
+        int64_t block_start;  // stream sample of the block's first frame
+        int64_t block_index;
+    };
+
     int32_t build_nodes(AmpErrorInfo *error);
-    int32_t validate_overrides(const RenderRequest &request);
+    int32_t build_network(AmpErrorInfo *error);
     int32_t load_control(const RenderRequest &request, int64_t *start_sample);
-    void fill_control_curves(int64_t block_start, int32_t frames);
-    void prepare_params(NodeInstance &node, const RenderRequest &request, int64_t offset, int32_t frames);
-    int32_t run_block(const RenderRequest &request, int64_t offset, int32_t frames, int64_t block_start);
+    void fill_curve(ParamSource &source, const ControlKey &key, int64_t block_start, int32_t frames) const;
+    void prepare_params(NodeInstance &node, const BlockContext &block);
+    void copy_to_output(const AmpSignal &sink, const BlockContext &block);
+    double *value_data(uint32_t value, int64_t block) const
+    {
+        const ValueStore &store = stores_[value];
+        const size_t slot = store.slots == 1 ? 0 : static_cast<size_t>(block % store.slots);
+        return store.data + slot * store.slot_size;
+    }
     int32_t fail(int32_t code, const char *stage, const char *node, int64_t block, const char *format, ...);
     void fold_constants();       // constant_folding.cpp
     void activate_folds(const RenderRequest &request);
@@ -107,19 +179,28 @@ private:
     AmpPlan plan_{};
     AmpGraphConfig config_{};
     std::vector<NodeInstance> nodes_;          // by descriptor index
-    std::vector<uint32_t> order_;
-    std::vector<uint32_t> delayed_nodes_;      // nodes whose absorb runs after the block
     std::vector<Route> routes_;
-    std::vector<Binding> bindings_;
-    std::vector<AmpSignal> values_;            // one per plan value
-    std::vector<double *> buffers_;            // one per plan buffer
+    std::vector<ControlKey> keys_;
+    std::vector<ValueStore> stores_;           // one per plan value
     std::vector<double *> allocations_;
-    int32_t sink_value_ = 0;
-    int64_t frame_position_ = 0;
+    std::vector<Process> processes_;
+    std::vector<uint32_t> process_members_;
+    Network network_;
+    uint32_t sink_node_ = 0;
+    uint32_t sink_value_ = 0;
+    std::atomic<int64_t> frame_position_{0};
     int64_t block_index_ = 0;
+    std::atomic<bool> busy_{false};
+
+    // The render in progress, read by every firing.
+    const RenderRequest *request_ = nullptr;
+    int64_t start_sample_ = 0;
+    int64_t first_block_index_ = 0;
+
+    mutable std::mutex error_mutex_;
     AmpErrorInfo error_{};
     // Diagnostics timing, by node index: written by the thread running the node, read between renders.
-    bool timing_ = false;
+    std::atomic<bool> timing_{false};
     std::vector<uint64_t> node_ns_;
     std::vector<uint64_t> node_calls_;
 };

@@ -1,0 +1,130 @@
+// network.hpp - the Kahn process network: processes that fire once per block, the block
+// dependencies between them, and the pool of worker threads that fires whatever is ready.
+//
+// A dependency "p waits for q at lag L" means p may fire block n only once q has fired block
+// n - L (blocks before 0 count as fired). Data edges are lag 0 (a consumer waits for its
+// producer's block); room in a channel of depth d is lag d (a producer waits until every consumer
+// is done with the slot it is about to overwrite); every process waits for itself at lag 1, which
+// makes it sequential. Each process keeps one counter per block in flight, armed with the number
+// of its dependencies; a finished firing decrements the counters it satisfies, and the firing
+// that brings one to zero queues that process (or runs it at once on the same thread).
+// Firing order never changes what a firing computes, so the output is the same for any number of
+// threads and any schedule.
+#ifndef AMP_RUNTIME_NETWORK_HPP
+#define AMP_RUNTIME_NETWORK_HPP
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace amp {
+
+struct Dependency {
+    uint32_t process;  // the process waited for
+    int32_t lag;       // in blocks, >= 0
+};
+
+// What firing one process for one block does. Returns 0 or a status; a failure stops the run.
+class Firer {
+public:
+    virtual ~Firer() = default;
+    virtual int32_t fire(uint32_t process, int64_t block) = 0;
+};
+
+// A bounded multi-producer multi-consumer queue of process indices (D. Vyukov's array queue):
+// one atomic sequence number per cell, no locks, no allocation after construction.
+class ReadyQueue {
+public:
+    void init(size_t capacity);  // rounded up to a power of two
+    bool push(uint64_t item);
+    bool pop(uint64_t *item);
+
+private:
+    struct alignas(64) Cell {
+        std::atomic<size_t> sequence{0};
+        uint64_t item = 0;
+    };
+    std::unique_ptr<Cell[]> cells_;
+    size_t mask_ = 0;
+    alignas(64) std::atomic<size_t> head_{0};
+    alignas(64) std::atomic<size_t> tail_{0};
+};
+
+class Network {
+public:
+    Network() = default;
+    ~Network();
+    Network(const Network &) = delete;
+    Network &operator=(const Network &) = delete;
+
+    // waits_for[p]: the dependencies of process p, without its own lag-1 one (added here).
+    // `threads` counts the calling thread; the pool's other threads start with the first run that
+    // can use them. Throws std::bad_alloc.
+    void build(const std::vector<std::vector<Dependency>> &waits_for, int32_t threads);
+
+    // Fires every process for blocks 0 .. blocks-1 on the calling thread and the pool. Returns 0,
+    // the status of the first failed firing (see failure()), or AMP_ERR_STOPPED when `cancel`
+    // became true. Never allocates once the pool has started.
+    int32_t run(Firer &firer, int64_t blocks, const std::atomic<bool> *cancel);
+
+    // Wakes every sleeping thread, so that a run whose `cancel` was just set notices it.
+    void wake_all();
+
+    struct Failure {
+        uint32_t process = 0;
+        int64_t block = -1;
+        int32_t status = 0;
+    };
+    const Failure &failure() const { return failure_; }
+    int32_t threads() const { return threads_; }
+    uint32_t process_count() const { return process_count_; }
+
+private:
+    int32_t start_workers();
+    void worker_loop();
+    void execute(uint64_t task);
+    bool stopping() const;
+    void notify(bool everyone);
+    template <typename Predicate>
+    void idle(Predicate ready_to_go);
+    std::atomic<int32_t> *counters(uint32_t process) { return &counters_[static_cast<size_t>(process) * stride_]; }
+
+    uint32_t process_count_ = 0;
+    int32_t threads_ = 1;
+    int32_t window_ = 2;   // counters per process: the largest lag + 1
+    size_t stride_ = 16;   // counters per process, padded to a cache line
+    std::unique_ptr<std::atomic<int32_t>[]> counters_;
+    std::vector<int32_t> initial_;        // [process * window + n]: dependencies that count at block n
+    std::vector<int32_t> full_;           // dependencies that count once every lag is reached
+    std::vector<uint32_t> edge_begin_;    // dependents of p: edges_[edge_begin_[p] .. edge_begin_[p + 1])
+    std::vector<Dependency> edges_;       // (dependent process, lag)
+    std::vector<int64_t> next_block_;     // touched only by the thread firing the process
+    ReadyQueue queue_;
+
+    Firer *firer_ = nullptr;
+    int64_t blocks_ = 0;
+    std::atomic<const std::atomic<bool> *> cancel_{nullptr};
+    std::atomic<uint32_t> generation_{0};
+    std::atomic<bool> abort_{false};
+    std::atomic<bool> failed_{false};
+    Failure failure_;
+    alignas(64) std::atomic<int32_t> remaining_{0};  // processes that still have blocks to fire
+    alignas(64) std::atomic<int32_t> running_{0};    // threads inside execute()
+    alignas(64) std::atomic<int32_t> queued_{0};     // tasks in the queue
+    alignas(64) std::atomic<int32_t> sleepers_{0};
+    std::atomic<uint64_t> epoch_{0};
+    std::mutex sleep_mutex_;
+    std::condition_variable wake_;
+    std::atomic<bool> shutdown_{false};
+    std::vector<std::thread> workers_;
+    bool workers_started_ = false;
+};
+
+}  // namespace amp
+
+#endif
