@@ -318,7 +318,7 @@ def _block_stats(block: np.ndarray) -> dict:
     return {
         "shape": list(block.shape),
         "peak": float(np.max(np.abs(values))) if values.size else None,
-        "rms": float(np.sqrt(np.mean(values * values))) if values.size else None,
+        "rms": math.sqrt(float(np.mean(values * values))) if values.size else None,
         "nan_count": int(np.count_nonzero(np.isnan(block))),
         "inf_count": int(np.count_nonzero(np.isinf(block))),
     }
