@@ -92,3 +92,23 @@ def test_silent_divisor_gives_silence():
     n = 2000
     y = divide(np.ones(n), np.zeros(n), hop=32)
     np.testing.assert_array_equal(y, 0.0)
+
+
+def test_each_channel_has_its_divisor_and_a_narrower_divisor_repeats():
+    # a has 3 channels, b has 2: channel 2 divides by b's channel 0 (2 mod 2).
+    g = amp.AudioGraph(FS)
+    g.add_node("a", "constant", channels=3)
+    g.add_node("b", "constant", channels=2)
+    g.add_node("div", "fft_division", hop=16)
+    g.connect("a", "div", input="a")
+    g.connect("b", "div", input="b")
+    g.set_sink("div")
+    n = 600
+    a = np.random.default_rng(13).standard_normal((1, 3, n))
+    b = np.zeros((1, 2, n))
+    b[0, 0, 0], b[0, 1, 0] = 1.0, 2.0
+    with NativeGraphExecutor(g, sample_rate=FS, max_block_frames=64) as ex:
+        y = ex.render(n, 64, {"a": {"value": a}, "b": {"value": b}})[0]
+    lag = latency(16)
+    for channel, scale in ((0, 1.0), (1, 0.5), (2, 1.0)):
+        np.testing.assert_allclose(y[channel, lag:], scale * a[0, channel, : n - lag], rtol=0, atol=1e-9)

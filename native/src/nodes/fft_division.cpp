@@ -202,7 +202,7 @@ int process(void *opaque, const AmpProcessArgs *args)
                 }
                 if (s->count < m && pb->count > 0) {
                     const AmpSignal *src = &pb->signals[0];
-                    const double *xb = amp_signal_row(src, b, src->channels == 1 ? 0 : c);
+                    const double *xb = amp_signal_row(src, b, c % src->channels);  // a narrower divisor repeats
                     double *k = &s->kernel[r * static_cast<size_t>(m)];
                     for (int32_t i = 0; i < seg && s->count + i < m; ++i) {
                         k[s->count + i] = xb[f + i];
@@ -246,8 +246,8 @@ void destroy(void *opaque)
 
 const AmpPortSpec kInputs[] = {
     {"a", "the numerator: the signal to deconvolve", 0},
-    {"b", "the divisor: its first 2 x hop samples are the impulse response to divide by; later samples are "
-          "ignored", 0},
+    {"b", "the divisor: its first 2 x hop samples are the impulse response to divide by (channel c uses its "
+          "channel c mod its width); later samples are ignored", 0},
 };
 
 const AmpPortSpec kOutputs[] = {
