@@ -26,7 +26,7 @@ def divide(a, b, *, hop=64, regularisation=1e-12, block=100):
 
 
 def latency(hop):
-    return 4 * hop - 1
+    return 4 * hop
 
 
 def padded(h, n):

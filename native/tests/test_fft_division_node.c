@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-enum { HOP = 32, N = 4 * HOP, LATENCY = N - 1, FRAMES = 3000, BATCH = 2 };
+enum { HOP = 32, N = 4 * HOP, LATENCY = N, FRAMES = 3000, BATCH = 2 };
 
 static double lcg_noise(uint64_t *state)
 {

@@ -7,8 +7,8 @@
 // regularised inverse of the divisor's spectrum B, and its inverse FFT is added back (overlap-add,
 // no synthesis window): the last quarter of each result is taken as times before the frame, which
 // leaves room for divisors whose inverse reaches backwards in time (non-minimum phase). The
-// divisor is known once 2·hop samples of `b` have arrived, so the output is late by exactly
-// N - 1 = 4·hop - 1 samples: out[n] = x[n - 4·hop + 1].
+// divisor is known once 2·hop samples of `b` have arrived; the output is late by exactly the FFT
+// size, N = 4·hop samples: out[n] = x[n - 4·hop]. (N - 1 would be the least that works.)
 //
 // The FFT is Eigen's (unsupported/Eigen/FFT, kissfft inside). Its plans and work buffers are made
 // at create by running one transform each way, so process() never allocates.
@@ -214,15 +214,15 @@ int process(void *opaque, const AmpProcessArgs *args)
         if (s->count % s->hop == 0) {
             on_hop(s);
         }
-        // Emit time (count_after_sample - N) for each sample of the segment; the frame divided just
-        // now reaches no earlier than count - 3N/4, so only the delayed first frames touch these.
+        // The sample at stream index j emits time j - N. The frame divided just now reaches no earlier than
+        // count - 3N/4, so of these only the delayed first frames, divided at count 2 hop, touch them.
         for (int32_t b = 0; b < args->batch; ++b) {
             for (int32_t c = 0; c < s->channels; ++c) {
                 const size_t r = static_cast<size_t>(b) * static_cast<size_t>(s->channels) + static_cast<size_t>(c);
                 double *acc = &s->acc[r * static_cast<size_t>(2 * n)];
                 double *y = amp_signal_row(out, b, c) + f;
                 for (int32_t i = 0; i < seg; ++i) {
-                    const int64_t t = s->count - seg + i + 1 - n;
+                    const int64_t t = s->count - seg + i - n;
                     double &slot = acc[wrap(t, 2 * n)];
                     y[i] = slot;
                     slot = 0.0;
@@ -251,12 +251,12 @@ const AmpPortSpec kInputs[] = {
 };
 
 const AmpPortSpec kOutputs[] = {
-    {"out", "x with x * b = a, late by 4 x hop - 1 samples", 0},
+    {"out", "x with x * b = a, late by 4 x hop samples (the FFT size)", 0},
 };
 
 const AmpParamSpec kParams[] = {
     {"hop", 256.0, 4.0, 262144.0, "samples",
-     "frame step; FFT size 4 x hop, window and divisor length 2 x hop, latency 4 x hop - 1", nullptr,
+     "frame step; FFT size and latency 4 x hop, window and divisor length 2 x hop", nullptr,
      AMP_PARAM_STATIC | AMP_PARAM_INTEGER},
     {"regularisation", 1.0e-12, 0.0, 1.0, "",
      "lambda in conj(B) / (|B|^2 + lambda max|B|^2); bins where that is 0 give 0", nullptr, AMP_PARAM_STATIC},
@@ -267,7 +267,7 @@ const AmpParamSpec kParams[] = {
 extern "C" const AmpNodeSpec amp_node_fft_division = {
     "fft_division",
     "Deconvolution by STFT spectral division with overlap-add: out solves out * b = a, where b is the "
-    "first 2 x hop samples of input b, regularised by lambda; the output is late by exactly 4 x hop - 1 samples.",
+    "first 2 x hop samples of input b, regularised by lambda; the output is late by exactly 4 x hop samples.",
     2, kInputs,
     1, kOutputs,
     AMP_CHANNELS_FROM_INPUT, 0,
