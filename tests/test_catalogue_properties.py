@@ -32,6 +32,10 @@ TYPE_SETUP = {
     "delay": {"max_time": 0.05, "time": 0.01},
     "fft_division": {"hop": 64},
 }
+# Data sections for node types that take one (see each node's doc for its layout).
+TYPE_DATA = {
+    "oscillator_bank": np.array([1.0, 1.5, 2.01], dtype="<f8").tobytes(),  # lane frequency ratios
+}
 
 
 def source_signal(port: int, row: int, channel: int) -> np.ndarray:
@@ -55,7 +59,7 @@ def build(type_name: str, output: int) -> amp.AudioGraph:
     g = amp.AudioGraph(SR)
     for i in range(len(spec.inputs)):
         g.add_node(f"src{i}", "constant", channels=CHANNELS)
-    g.add_node("dut", type_name, TYPE_SETUP.get(type_name, {}))
+    g.add_node("dut", type_name, TYPE_SETUP.get(type_name, {}), data=TYPE_DATA.get(type_name))
     for i, port in enumerate(spec.inputs):
         g.connect(f"src{i}", "dut", input=port.name)
     g.add_node("tap", "gain", gain=1.0)
@@ -103,7 +107,12 @@ def audio_rate_curve(type_name, p) -> np.ndarray | None:
 
 
 def render(graph, base_params, block, batch=1):
-    with NativeGraphExecutor(graph, batch=batch, sample_rate=SR, max_block_frames=max(BLOCKS), threads=1) as ex:
+    try:
+        executor = NativeGraphExecutor(graph, batch=batch, sample_rate=SR, max_block_frames=max(BLOCKS), threads=1)
+    except amp.AmpError as exc:
+        pytest.fail(f"{exc}\n(if this node type needs settings or a data section to be created, give them in "
+                    "TYPE_SETUP / TYPE_DATA in this file)")
+    with executor as ex:
         return ex.render(FRAMES, block, base_params)
 
 
