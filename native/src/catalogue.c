@@ -6,6 +6,7 @@
 #define AMP_NODE_TYPES(X) \
     X(constant)           \
     X(oscillator)         \
+    X(oscillator_bank)    \
     X(gain)               \
     X(mix)                \
     X(block_delay)        \
