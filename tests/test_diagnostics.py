@@ -161,6 +161,19 @@ def test_default_graph_with_controls_dumps_and_replays(runtime, replay_program, 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_amp_diagnose_writes_the_same_dump(sine_dump, runtime, tmp_path):
+    from amp.cli import main
+
+    patch = tmp_path / "sine.json"
+    patch.write_text(json.dumps(SINE_PATCH))
+    assert main(["diagnose", "--config", str(patch), "--blocks", "2", "--frames", "300", "--threads", "1",
+                 "--dump-dir", str(tmp_path / "d"), "--no-pictures"]) == 0
+    for name in ("block_000.npy", "block_001.npy"):
+        assert np.load(tmp_path / "d" / name).tobytes() == np.load(sine_dump / name).tobytes()
+    for name in ("descriptor.bin", "plan.bin"):
+        assert (tmp_path / "d" / name).read_bytes() == (sine_dump / name).read_bytes()
+
+
 def test_pictures(sine_dump):
     pytest.importorskip("matplotlib")
     for name in ("waveform.png", "graph.png"):

@@ -648,9 +648,9 @@ def bisect_optimisations(render: Callable[[list[str]], np.ndarray],
     return steps, culprit
 
 
-def _render_for_bisect(graph, blocks: int, frames: int, sample_rate: float, threads: int | None, params,
-                       batch: int = 1) -> Callable[[list[str]], np.ndarray]:
-    """A renderer for bisect: the same block calls and control windows as the dump, per executor."""
+def _render_for_bisect(graph, blocks: int, frames: int, sample_rate: float, threads: int | None,
+                       params_for: Callable[[int], dict], batch: int = 1) -> Callable[[list[str]], np.ndarray]:
+    """A renderer for bisect: the same block calls, parameters and control windows as the dump."""
     from .native_runtime import NativeGraphExecutor
 
     has_controls = bool(graph.to_config().get("controls"))
@@ -663,7 +663,8 @@ def _render_for_bisect(graph, blocks: int, frames: int, sample_rate: float, thre
                 t0 = block * frames / sample_rate
                 blob = (graph.control_delay.export_control_history_blob(t0, t0 + frames / sample_rate)
                         if has_controls else None)
-                out.append(executor.run_block(frames, sample_rate, params or None, control_history_blob=blob))
+                out.append(executor.run_block(frames, sample_rate, params_for(block) or None,
+                                              control_history_blob=blob))
         return np.concatenate(out, axis=-1)
 
     return render
@@ -690,23 +691,26 @@ def run_bisect(options: DumpOptions, log: Callable[[str], None] = print) -> int:
             graph, builder, _source = _default_graph(float(options.sample_rate or 48000.0))
         sample_rate = float(options.sample_rate or graph.sample_rate)
         record_neutral_controls(graph, options.blocks, options.frames, sample_rate)
-        params = dict(options.params)
-        if builder is not None:
-            params = {**_flatten_params(_call_base_params(builder, graph, 0, options.frames, sample_rate,
-                                                          options.batch)), **params}
-        render = _render_for_bisect(graph, options.blocks, options.frames, sample_rate, options.threads, params,
-                                    options.batch)
+        def params_for(block: int) -> dict:
+            if builder is None:
+                return dict(options.params)
+            produced = _call_base_params(builder, graph, block, options.frames, sample_rate, options.batch)
+            return {**_flatten_params(produced), **options.params}
+
+        render = _render_for_bisect(graph, options.blocks, options.frames, sample_rate, options.threads,
+                                    params_for, options.batch)
         steps, culprit = bisect_optimisations(render)
     except AmpError as exc:
         error = _error_record(exc, "bisect", None)
         log(f"amp diagnose --bisect: FAILED at stage '{error['stage']}'"
             f"{', node ' + repr(error['node']) if error['node'] else ''}: {error['message']}")
         return 2
-    log(f"{'optimisations on':40} {'identical':>9} {'max abs error':>14} {'pearson r':>12} {'SNR dB':>9}")
-    for step in steps:
-        label = ", ".join(step.enabled) or "none (reference)"
+    labels = [", ".join(step.enabled) or "none (reference)" for step in steps]
+    width = max(len(label) for label in labels + ["optimisations on"])
+    log(f"{'optimisations on':{width}} {'identical':>9} {'max abs error':>14} {'pearson r':>12} {'SNR dB':>9}")
+    for label, step in zip(labels, steps):
         m = step.metrics
-        log(f"{label:40} {str(m['identical']):>9} {_format_metric(m['max_abs_error'], '.3e'):>14} "
+        log(f"{label:{width}} {str(m['identical']):>9} {_format_metric(m['max_abs_error'], '.3e'):>14} "
             f"{_format_metric(m['pearson_r'], '.9f'):>12} {_format_metric(m['snr_db'], '.1f'):>9}")
     if culprit is None:
         log("every optimisation leaves the output bit-identical to the reference")
