@@ -10,7 +10,7 @@ touching this file. Each input port is fed by a `constant` node whose per-frame 
 deterministic two-channel signal; each output is observed through a gain of exactly 1.
 """
 
-import math
+import importlib
 
 import numpy as np
 import pytest
@@ -32,9 +32,11 @@ TYPE_SETUP = {
     "delay": {"max_time": 0.05, "time": 0.01},
     "fft_division": {"hop": 64},
 }
-# Data sections for node types that take one (see each node's doc for its layout).
+# Data sections for node types that take one (see each node's doc for its layout), made when needed.
 TYPE_DATA = {
-    "oscillator_bank": np.array([1.0, 1.5, 2.01], dtype="<f8").tobytes(),  # lane frequency ratios
+    "oscillator_bank": lambda: np.array([1.0, 1.5, 2.01], dtype="<f8").tobytes(),  # lane frequency ratios
+    "sampler": lambda: importlib.import_module("amp.sampler").sampler_data(
+        np.sin(2 * np.pi * np.arange(3000) / 97.0) * np.hanning(3000)),
 }
 
 
@@ -59,7 +61,8 @@ def build(type_name: str, output: int) -> amp.AudioGraph:
     g = amp.AudioGraph(SR)
     for i in range(len(spec.inputs)):
         g.add_node(f"src{i}", "constant", channels=CHANNELS)
-    g.add_node("dut", type_name, TYPE_SETUP.get(type_name, {}), data=TYPE_DATA.get(type_name))
+    data = TYPE_DATA[type_name]() if type_name in TYPE_DATA else None
+    g.add_node("dut", type_name, TYPE_SETUP.get(type_name, {}), data=data)
     for i, port in enumerate(spec.inputs):
         g.connect(f"src{i}", "dut", input=port.name)
     g.add_node("tap", "gain", gain=1.0)
@@ -94,15 +97,16 @@ def row_value(type_name, p, row: int) -> float:
     return float(min(max(candidate, p.min), p.max))
 
 
-def audio_rate_curve(type_name, p) -> np.ndarray | None:
-    """A slow sweep around p's value, within its range; None for choices and integers."""
+def audio_rate_curve(type_name, p, index: int = 0) -> np.ndarray | None:
+    """A slow sweep around p's value, within its range, its speed set by `index` so that no two
+    parameters move in step; None for choices and integers."""
     if p.choices is not None or p.integer:
         return None
     v = float(base_value(type_name, p))
     centre = v if v != 0.0 else (0.1 * min(1.0, p.max) if p.max > 0 else 0.0)
     depth = 0.1 * abs(centre)
     t = np.arange(FRAMES) / FRAMES
-    curve = centre + depth * np.sin(2 * np.pi * 3.0 * t) * np.cos(2 * np.pi * 0.7 * t)
+    curve = centre + depth * np.sin(2 * np.pi * (3.0 + 1.3 * index) * t) * np.cos(2 * np.pi * 0.7 * t)
     return np.clip(curve, p.min, p.max).reshape(1, 1, FRAMES)
 
 
@@ -130,7 +134,8 @@ def test_block_size_invariance(type_name, output):
     graph = build(type_name, output)
     constant_params = sources(spec, [0])
     moving = dict(constant_params)
-    curves = {p.name: c for p in free_params(spec) if (c := audio_rate_curve(type_name, p)) is not None}
+    curves = {p.name: c for i, p in enumerate(free_params(spec))
+              if (c := audio_rate_curve(type_name, p, i)) is not None}
     if curves:
         moving["dut"] = curves
     spread = 0.0
