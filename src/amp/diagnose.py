@@ -279,6 +279,11 @@ def _parse_param_options(items) -> dict[str, float]:
     return params
 
 
+def _max_block_frames(frames: int) -> int:
+    """The block capacity AudioGraph.render_block gives its executor for calls of `frames` frames."""
+    return max(4096, min(int(frames), 65536))
+
+
 def _attach_executor(graph, sample_rate: float, batch: int, frames: int, threads: int | None):
     """Builds the executor render_block will use (with the requested threads) and switches timing on.
 
@@ -288,8 +293,8 @@ def _attach_executor(graph, sample_rate: float, batch: int, frames: int, threads
     """
     from .native_runtime import NativeGraphExecutor
 
-    executor = NativeGraphExecutor(graph, batch=batch, sample_rate=sample_rate, max_block_frames=max(frames, 256),
-                                   threads=threads)
+    executor = NativeGraphExecutor(graph, batch=batch, sample_rate=sample_rate,
+                                   max_block_frames=_max_block_frames(frames), threads=threads)
     if graph._executor is not None:
         graph._executor.close()
     graph._executor = executor
@@ -368,7 +373,7 @@ def run_dump(options: DumpOptions, log: Callable[[str], None] = print) -> DumpRe
         summary["node_order"] = [{"position": k, "index": n, "name": names[n], "type": graph.node_type(names[n]),
                                   "channels": plan.channels[n]} for k, n in enumerate(plan.order)]
         summary["optimisations"] = plan.enabled()
-        max_block_frames = max(frames, 256)
+        max_block_frames = _max_block_frames(frames)
         replay["config"] = {"batch": batch, "max_block_frames": max_block_frames,
                             "threads": int(options.threads or 0), "channel_depth": 0, "sample_rate": sample_rate,
                             "disabled_optimisations": 0}
@@ -657,7 +662,7 @@ def _render_for_bisect(graph, blocks: int, frames: int, sample_rate: float, thre
 
     def render(disabled: list[str]) -> np.ndarray:
         out = []
-        with NativeGraphExecutor(graph, batch=batch, sample_rate=sample_rate, max_block_frames=max(frames, 256),
+        with NativeGraphExecutor(graph, batch=batch, sample_rate=sample_rate, max_block_frames=_max_block_frames(frames),
                                  threads=threads, disabled_optimisations=disabled) as executor:
             for block in range(blocks):
                 t0 = block * frames / sample_rate
