@@ -63,9 +63,11 @@ class AmpRenderer:
         self.name = {"nodes": "amp", "bank": "amp oscillator_bank"}[layout]
         self.catalogue = catalogue.catalogue()
         self.filter_params, self.cutoff_name, reason = lowpass_params(self.catalogue)
-        self.missing = saw_available(self.catalogue) or reason
-        if not self.missing and layout == "bank" and "oscillator_bank" not in self.catalogue:
-            self.missing = "the catalogue has no oscillator_bank node"
+        if layout == "nodes":
+            self.missing = saw_available(self.catalogue) or reason
+        else:
+            self.missing = "" if "oscillator_bank" in self.catalogue else "the catalogue has no oscillator_bank node"
+            self.missing = self.missing or reason
 
     def graph(self, scenario: Scenario):
         graph = self.amp.AudioGraph(SAMPLE_RATE)
