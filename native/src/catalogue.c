@@ -15,7 +15,16 @@
     X(one_pole)           \
     X(dc_block)           \
     X(delay)              \
-    X(fft_division)
+    X(fft_division)       \
+    X(noise)              \
+    X(lfo)                \
+    X(sampler)            \
+    X(envelope)           \
+    X(pan)                \
+    X(safety)             \
+    X(controller)         \
+    X(pitch_quantizer)    \
+    X(subharmonic)
 
 #define AMP_DECLARE_NODE(type) extern const AmpNodeSpec amp_node_##type;
 #define AMP_LIST_NODE(type) &amp_node_##type,

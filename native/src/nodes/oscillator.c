@@ -1,28 +1,76 @@
-/* oscillator - a sine oscillator whose phase is kept in double-double precision, so that ten
- * seconds of a steady tone stay within 1e-15 cycles of the exact phase. */
+/* oscillator - sine, saw, square and triangle from one phase kept in double-double precision, so
+ * that ten seconds of a steady tone stay within 1e-15 cycles of the exact phase.
+ *
+ * The sine is exact: sample n of a steady tone is amp * sin(2 pi (phase + n freq / sample_rate)).
+ * The saw, square and triangle are band-limited: each is its naive waveform through a fixed
+ * minimum-phase lowpass (cutoff 0.44 sample_rate, dsp/minblep_table.h), sampled. A naive waveform
+ * is linear between breakpoints, so that is the naive waveform delayed by the lowpass's mean delay
+ * m1 (about 2 samples), value - m1 * slope, plus a tabulated residual per breakpoint: a step
+ * residual where the value jumps, a ramp residual where the slope changes. Residuals reach 24
+ * samples ahead and wait in a small ring per batch row. The breakpoint's time inside the sample
+ * comes from the phase, so the correction is exact to the table's precision for any frequency.
+ *
+ * Naive shapes over the phase p in [0, 1): saw 2p - 1 (the step from +1 to -1 at p = 0); square
+ * +1 for p < pulse_width, else -1; triangle 4p on [0, 1/4), 2 - 4p on [1/4, 3/4), 4p - 4 after
+ * (in phase with the sine).
+ *
+ * The reset input restarts the phase at `phase` when it rises through 0.5. The crossing's time
+ * inside the sample is interpolated from the two samples around it and the jump it makes is
+ * band-limited like any other, so a reset at audio rate is a clean hard sync. */
 #include "../amp_node.h"
+#include "../dsp/minblep_table.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+enum { OSC_SINE = 0, OSC_SAW = 1, OSC_SQUARE = 2, OSC_TRIANGLE = 3 };
+enum { OSC_PARAM_FREQ, OSC_PARAM_AMP, OSC_PARAM_PHASE, OSC_PARAM_WAVEFORM, OSC_PARAM_PULSE_WIDTH };
+enum { OSC_INPUT_FM, OSC_INPUT_RESET };
+
+#define OSC_RING 32             /* a power of two holding AMP_MINBLEP_TAPS samples of residuals */
+#define OSC_ANCHOR_SPAN 65536.0 /* samples between phase anchors at most */
 
 typedef struct OscPhase {
-    double hi;  /* in [0, 1) */
-    double lo;  /* |lo| <= ulp(hi) / 2 */
+    double hi; /* in [0, 1) */
+    double lo; /* |lo| <= ulp(hi) / 2 */
 } OscPhase;
+
+typedef struct OscRow {
+    OscPhase phase;        /* the phase of the last sample written, or the initial phase */
+    OscPhase anchor;       /* the phase `count` samples before that one */
+    double anchor_inc_hi;  /* the increment since the anchor, as hi + lo */
+    double anchor_inc_lo;
+    double anchor_head;    /* the same split for exact products (osc_split_increment) */
+    double anchor_tail;
+    double count;
+    double whole;          /* whole cycles from the anchor to the last sample */
+    double inc_hi;         /* the increment from the last sample to the next, as hi + lo */
+    double inc_lo;
+    double reset_prev;     /* the reset input's last sample */
+    double level;          /* the square's naive level at the last sample */
+    int32_t started;
+    int32_t pos;           /* ring slot of the next sample */
+    int32_t pending;       /* how many ring slots from pos may be non-zero */
+    double ring[OSC_RING];
+} OscRow;
 
 typedef struct OscillatorState {
     int32_t batch;
+    int32_t waveform;
     double initial_phase;
-    OscPhase *phase;  /* one per batch row */
+    OscRow *rows;
 } OscillatorState;
 
 static const double kTwoPi = 6.283185307179586476925286766559;
 
-static void osc_reset_phases(OscillatorState *state)
+static void osc_reset_rows(OscillatorState *state)
 {
     for (int32_t b = 0; b < state->batch; ++b) {
-        state->phase[b].hi = state->initial_phase;
-        state->phase[b].lo = 0.0;
+        OscRow *row = &state->rows[b];
+        *row = (OscRow){0};
+        row->phase = (OscPhase){state->initial_phase, 0.0};
+        row->anchor = row->phase;
     }
 }
 
@@ -33,84 +81,412 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
         return AMP_NODE_NO_MEMORY;
     }
     state->batch = setup->batch;
-    state->initial_phase = setup->initial_params[2];
-    state->phase = (OscPhase *)calloc((size_t)setup->batch, sizeof(OscPhase));
-    if (state->phase == NULL) {
+    state->initial_phase = setup->initial_params[OSC_PARAM_PHASE];
+    state->waveform = (int32_t)setup->initial_params[OSC_PARAM_WAVEFORM];
+    if (state->initial_phase >= 1.0 || !(state->initial_phase >= 0.0)) {
+        state->initial_phase = 0.0;
+    }
+    state->rows = (OscRow *)calloc((size_t)setup->batch, sizeof(OscRow));
+    if (state->rows == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;
     }
-    osc_reset_phases(state);
+    osc_reset_rows(state);
     *out_state = state;
     return AMP_NODE_OK;
 }
 
-/* The increment freq / sample_rate split into a rounded part and its exact remainder. */
-static inline void osc_increment(double freq, double sample_rate, double *hi, double *lo)
+/* a * b exactly, as hi + lo (Dekker's product: no fused multiply-add, which this target may
+ * lack, and the same bits wherever it runs). */
+static inline double osc_split_high(double a)
 {
-    *hi = freq / sample_rate;
-    *lo = fma(-*hi, sample_rate, freq) / sample_rate;
+    const double c = 134217729.0 * a; /* 2^27 + 1 */
+    return c - (c - a);
 }
 
-static inline void osc_advance(OscPhase *p, double inc_hi, double inc_lo)
+static inline double osc_product_error(double a, double b, double product)
 {
-    const double sum = p->hi + inc_hi;
-    const double bv = sum - p->hi;
-    const double err = (p->hi - (sum - bv)) + (inc_hi - bv);
-    double hi = sum;
-    double lo = p->lo + err + inc_lo;
-    hi -= floor(hi);
-    const double t = hi + lo;
-    lo = lo - (t - hi);
-    hi = t;
-    if (hi >= 1.0) {
-        hi -= 1.0;
-    } else if (hi < 0.0) {
-        hi += 1.0;
+    const double ah = osc_split_high(a);
+    const double al = a - ah;
+    const double bh = osc_split_high(b);
+    const double bl = b - bh;
+    return ((ah * bh - product) + ah * bl + al * bh) + al * bl;
+}
+
+/* The increment freq / sample_rate split into a rounded part and its exact remainder. A frequency
+ * pushed out of range by modulation is clamped (NaN to 0) so that the phase stays finite. */
+static inline void osc_increment(double freq, double sample_rate, double *hi, double *lo)
+{
+    freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
+    *hi = freq / sample_rate;
+    const double p = *hi * sample_rate;
+    *lo = ((freq - p) - osc_product_error(*hi, sample_rate, p)) / sample_rate;
+}
+
+/* An increment as a head of at most 36 significant bits and the rest: count * head is exact for
+ * any count below 2^17 (OSC_ANCHOR_SPAN). */
+static inline void osc_split_increment(double inc_hi, double inc_lo, double *head, double *tail)
+{
+    uint64_t bits;
+    memcpy(&bits, &inc_hi, sizeof bits);
+    bits &= ~(uint64_t)0x1ffff;
+    memcpy(head, &bits, sizeof bits);
+    *tail = (inc_hi - *head) + inc_lo;
+}
+
+/* The phase `count` samples after the anchor, anchor + count * (head + tail) in double-double,
+ * wrapped into [0, 1); *whole receives the whole cycles taken off. Each sample's phase is a
+ * product, not a running sum, so no rounding accumulates and no sample waits for the one before
+ * it. */
+static inline OscPhase osc_phase_at(OscPhase anchor, double head, double tail, double count, double *whole)
+{
+    const double prod = count * head;
+    const double s = anchor.hi + prod;
+    const double bv = s - anchor.hi;
+    const double e = (anchor.hi - (s - bv)) + (prod - bv) + anchor.lo + count * tail;
+    double fl = (double)(long long)s;
+    if (fl > s) {
+        fl -= 1.0;
     }
-    p->hi = hi;
-    p->lo = lo;
+    const double hi = s - fl; /* exact */
+    double t = hi + e;
+    const double lo = e - (t - hi);
+    if (t >= 1.0) {
+        t -= 1.0;
+        fl += 1.0;
+    } else if (t < 0.0) {
+        t += 1.0;
+        fl -= 1.0;
+        if (t >= 1.0) { /* a phase a hair below a whole cycle: call it the cycle's start */
+            t = 0.0;
+            fl += 1.0;
+        }
+    }
+    *whole = fl;
+    return (OscPhase){t, lo};
+}
+
+static inline double osc_wrap(double p)
+{
+    return p - floor(p);
+}
+
+static inline double osc_naive(int wf, double p, double pw)
+{
+    switch (wf) {
+    case OSC_SAW:
+        return 2.0 * p - 1.0;
+    case OSC_SQUARE:
+        return p < pw ? 1.0 : -1.0;
+    case OSC_TRIANGLE:
+        return p < 0.25 ? 4.0 * p : (p < 0.75 ? 2.0 - 4.0 * p : 4.0 * p - 4.0);
+    default:
+        return sin(kTwoPi * p);
+    }
+}
+
+/* d naive / d phase. */
+static inline double osc_slope(int wf, double p)
+{
+    switch (wf) {
+    case OSC_SAW:
+        return 2.0;
+    case OSC_SQUARE:
+        return 0.0;
+    case OSC_TRIANGLE:
+        return (p < 0.25 || p >= 0.75) ? 4.0 : -4.0;
+    default:
+        return kTwoPi * cos(kTwoPi * p);
+    }
+}
+
+/* Adds the residuals of a breakpoint x samples before the next sample (x in [0, 1)): a jump of
+ * `jump` in value and a change of `kink` per sample in slope. */
+static void osc_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
+{
+    double xp[AMP_MINBLEP_ORDER];
+    xp[0] = 1.0;
+    for (int j = 1; j < AMP_MINBLEP_ORDER; ++j) {
+        xp[j] = xp[j - 1] * x;
+    }
+    if (jump != 0.0) {
+        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+            double r = 0.0;
+            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
+                r += amp_minblep_step[k][j] * xp[j];
+            }
+            ring[(pos + k) & (OSC_RING - 1)] += jump * r;
+        }
+    }
+    if (kink != 0.0) {
+        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+            double r = 0.0;
+            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
+                r += amp_minblep_ramp[k][j] * xp[j];
+            }
+            ring[(pos + k) & (OSC_RING - 1)] += kink * r;
+        }
+    }
+    *pending = AMP_MINBLEP_TAPS;
+}
+
+/* Samples since the phase, moving by inc per sample (|inc| < 1) from prev to p with `wraps`
+ * whole cycles taken off, passed point c: in [0, 1] when it did, else -1. Counting crossings from
+ * the two phases and the wraps (not from distances) counts each exactly once, whatever the
+ * rounding. */
+static inline double osc_since(double prev, double p, double wraps, double c, double inc)
+{
+    /* At c = 0 the comparisons are always true: the count is the wraps alone. */
+    const double count = c == 0.0 ? wraps : wraps + (double)(p >= c) - (double)(prev >= c);
+    const double a = fabs(inc);
+    if (count == 0.0 || !(a < 1.0) || a == 0.0) {
+        return -1.0;
+    }
+    double d = inc > 0.0 ? p - c : c - p;
+    if (d < 0.0) {
+        d += 1.0;
+    }
+    const double x = d / a;
+    return x > 1.0 ? 1.0 : x;
+}
+
+/* The saw's and triangle's breakpoints passed on the way from prev to p, counting those in
+ * [from, to) samples ago. */
+static inline void osc_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
+                                   double wraps, double inc, double from, double to)
+{
+    if (wf == OSC_SAW) {
+        const double x = osc_since(prev, p, wraps, 0.0, inc);
+        if (x >= from && x < to) {
+            osc_schedule(ring, pos, pending, x, inc >= 0.0 ? -2.0 : 2.0, 0.0);
+        }
+    } else if (wf == OSC_TRIANGLE) {
+        const double a = fabs(inc);
+        const double x1 = osc_since(prev, p, wraps, 0.25, inc);
+        if (x1 >= from && x1 < to) {
+            osc_schedule(ring, pos, pending, x1, 0.0, -8.0 * a);
+        }
+        const double x2 = osc_since(prev, p, wraps, 0.75, inc);
+        if (x2 >= from && x2 < to) {
+            osc_schedule(ring, pos, pending, x2, 0.0, 8.0 * a);
+        }
+    }
+}
+
+/* One row over a block. The caller passes NULL inputs and zero strides where they are constant,
+ * and a constant waveform, so that each call site compiles to its own loop. */
+static inline __attribute__((always_inline)) void osc_run(const OscillatorState *state, OscRow *row, const int wf,
+                                                          const double *fq, const ptrdiff_t fq_stride,
+                                                          const double *fm, const double *rs, const double *am,
+                                                          const ptrdiff_t am_stride, const double *pw,
+                                                          const ptrdiff_t pw_stride, double sr,
+                                                          double *restrict y, int32_t frames)
+{
+    const double delay = amp_minblep_delay;
+    const double phase0 = state->initial_phase;
+    const int varying = fq_stride != 0 || fm != NULL;
+    double *restrict ring = row->ring;
+    OscPhase phase = row->phase;
+    double step_hi = row->inc_hi;
+    double step_lo = row->inc_lo;
+    OscPhase anchor = row->anchor;
+    double anchor_inc_hi = row->anchor_inc_hi;
+    double anchor_inc_lo = row->anchor_inc_lo;
+    double head = row->anchor_head;
+    double tail = row->anchor_tail;
+    double count = row->count;
+    double whole = row->whole;
+    double reset_prev = row->reset_prev;
+    double level = row->level;
+    int started = row->started;
+    int32_t pos = row->pos;
+    int32_t pending = row->pending;
+    double inc_hi = 0.0;
+    double inc_lo = 0.0;
+    if (!varying) {
+        osc_increment(fq[0], sr, &inc_hi, &inc_lo);
+    }
+    for (int32_t f = 0; f < frames; ++f) {
+        if (varying) {
+            osc_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, &inc_hi, &inc_lo);
+        }
+        double width = 0.5;
+        if (wf == OSC_SQUARE) {
+            width = pw[f * pw_stride];
+            width = width < 0.0 ? 0.0 : (width > 1.0 ? 1.0 : width);
+        }
+        double since_reset = -1.0;
+        if (started) {
+            /* In a steady block only the first two steps can differ from the anchor's: the one
+             * from the previous block and the first of this one. */
+            if (((varying || f < 2) && (step_hi != anchor_inc_hi || step_lo != anchor_inc_lo)) ||
+                count >= OSC_ANCHOR_SPAN) {
+                anchor = phase;
+                anchor_inc_hi = step_hi;
+                anchor_inc_lo = step_lo;
+                osc_split_increment(step_hi, step_lo, &head, &tail);
+                count = 0.0;
+                whole = 0.0;
+            }
+            count += 1.0;
+            double moved_whole = 0.0;
+            const OscPhase moved = osc_phase_at(anchor, head, tail, count, &moved_whole);
+            const double wraps = moved_whole - whole;
+            whole = moved_whole;
+            if (rs != NULL && reset_prev < 0.5 && rs[f] >= 0.5) {
+                since_reset = (rs[f] - 0.5) / (rs[f] - reset_prev);
+                const double old_p = osc_wrap(moved.hi - since_reset * step_hi);
+                const double u = phase0 + since_reset * step_hi;
+                const double turns = floor(u);
+                const double new_p = u - turns;
+                osc_breakpoints(ring, pos, &pending, wf, phase.hi, moved.hi, wraps, step_hi, since_reset, 2.0);
+                if (wf != OSC_SQUARE && fabs(step_hi) < 1.0) {
+                    const double jump = osc_naive(wf, phase0, width) - osc_naive(wf, old_p, width);
+                    const double kink = (osc_slope(wf, phase0) - osc_slope(wf, old_p)) * step_hi;
+                    osc_schedule(ring, pos, &pending, since_reset, jump, kink);
+                }
+                osc_breakpoints(ring, pos, &pending, wf, phase0, new_p, turns, step_hi, 0.0, since_reset);
+                phase = (OscPhase){new_p, 0.0};
+                anchor = phase;
+                count = 0.0;
+                whole = 0.0;
+            } else {
+                osc_breakpoints(ring, pos, &pending, wf, phase.hi, moved.hi, wraps, step_hi, 0.0, 2.0);
+                phase = moved;
+            }
+        }
+        if (rs != NULL) {
+            reset_prev = rs[f];
+        }
+        double value;
+        if (wf == OSC_SINE) {
+            value = sin(kTwoPi * phase.hi + kTwoPi * phase.lo);
+        } else if (wf == OSC_SQUARE) {
+            value = phase.hi < width ? 1.0 : -1.0;
+            if (started && value != level && fabs(step_hi) < 1.0) {
+                /* The edge that changed the level: rising at p = 0, falling at the width (the
+                 * other way round when the phase runs backwards). Where the width moved across
+                 * the phase instead, or a reset jumped it, the edge is put inside this sample
+                 * at the nearest time the phase allows. */
+                const int rising = value > level;
+                const double edge = (rising == (step_hi >= 0.0)) ? 0.0 : width;
+                double d = step_hi >= 0.0 ? phase.hi - edge : edge - phase.hi;
+                if (d < 0.0) {
+                    d += 1.0;
+                }
+                double x = fabs(step_hi) > 0.0 ? d / fabs(step_hi) : 0.0;
+                x = x > 1.0 ? 1.0 : x;
+                if (since_reset >= 0.0 && x > since_reset) {
+                    x = since_reset;
+                }
+                osc_schedule(ring, pos, &pending, x, value - level, 0.0);
+            }
+            level = value;
+        } else {
+            value = osc_naive(wf, phase.hi, width) - delay * osc_slope(wf, phase.hi) * inc_hi;
+        }
+        if (pending > 0) {
+            value += ring[pos];
+            ring[pos] = 0.0;
+            pos = (pos + 1) & (OSC_RING - 1);
+            --pending;
+        }
+        y[f] = am[f * am_stride] * value;
+        started = 1;
+        step_hi = inc_hi;
+        step_lo = inc_lo;
+    }
+    row->phase = phase;
+    row->anchor = anchor;
+    row->anchor_inc_hi = anchor_inc_hi;
+    row->anchor_inc_lo = anchor_inc_lo;
+    row->anchor_head = head;
+    row->anchor_tail = tail;
+    row->count = count;
+    row->whole = whole;
+    row->inc_hi = step_hi;
+    row->inc_lo = step_lo;
+    row->reset_prev = reset_prev;
+    row->level = level;
+    row->started = started;
+    row->pos = pos;
+    row->pending = pending;
+}
+
+static void osc_run_waveform(const OscillatorState *state, OscRow *row, int wf, const double *fq, ptrdiff_t fq_stride,
+                             const double *fm, const double *rs, const double *am, ptrdiff_t am_stride,
+                             const double *pw, ptrdiff_t pw_stride, double sr, double *y, int32_t frames)
+{
+    const int steady = fq_stride == 0 && fm == NULL && rs == NULL;
+    switch (wf) {
+    case OSC_SAW:
+        if (steady) {
+            osc_run(state, row, OSC_SAW, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, frames);
+        } else {
+            osc_run(state, row, OSC_SAW, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, frames);
+        }
+        break;
+    case OSC_SQUARE:
+        if (steady && pw_stride == 0) {
+            osc_run(state, row, OSC_SQUARE, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, frames);
+        } else {
+            osc_run(state, row, OSC_SQUARE, fq, fq_stride, fm, rs, am, am_stride, pw, pw_stride, sr, y, frames);
+        }
+        break;
+    case OSC_TRIANGLE:
+        if (steady) {
+            osc_run(state, row, OSC_TRIANGLE, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, frames);
+        } else {
+            osc_run(state, row, OSC_TRIANGLE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, frames);
+        }
+        break;
+    default:
+        if (steady) {
+            osc_run(state, row, OSC_SINE, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, frames);
+        } else {
+            osc_run(state, row, OSC_SINE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, frames);
+        }
+        break;
+    }
 }
 
 static int osc_process(void *opaque, const AmpProcessArgs *args)
 {
     OscillatorState *state = (OscillatorState *)opaque;
     const AmpSignal *out = &args->outputs[0];
-    const AmpParamView *freq = &args->params[0];
-    const AmpParamView *amp = &args->params[1];
-    const double sr = args->sample_rate;
+    const AmpParamView *freq = &args->params[OSC_PARAM_FREQ];
+    const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
+    const AmpParamView *pw = &args->params[OSC_PARAM_PULSE_WIDTH];
+    const AmpInputPort *fm = &args->inputs[OSC_INPUT_FM];
+    const AmpInputPort *reset = &args->inputs[OSC_INPUT_RESET];
     for (int32_t b = 0; b < args->batch; ++b) {
-        OscPhase phase = state->phase[b];
-        double *y = amp_signal_row(out, b, 0);
-        const double *fq = amp_param_row(freq, b, 0);
-        const double *am = amp_param_row(amp, b, 0);
-        double inc_hi = 0.0;
-        double inc_lo = 0.0;
-        osc_increment(fq[0], sr, &inc_hi, &inc_lo);
-        for (int32_t f = 0; f < args->frames; ++f) {
-            if (freq->stride_frame != 0) {
-                osc_increment(fq[f * freq->stride_frame], sr, &inc_hi, &inc_lo);
-            }
-            y[f] = am[f * amp->stride_frame] * sin(kTwoPi * phase.hi + kTwoPi * phase.lo);
-            osc_advance(&phase, inc_hi, inc_lo);
-        }
-        state->phase[b] = phase;
+        const double *fm_row = fm->count > 0 ? amp_signal_row(&fm->signals[0], b, 0) : NULL;
+        const double *rs_row = reset->count > 0 ? amp_signal_row(&reset->signals[0], b, 0) : NULL;
+        osc_run_waveform(state, &state->rows[b], state->waveform, amp_param_row(freq, b, 0), freq->stride_frame,
+                         fm_row, rs_row, amp_param_row(amp, b, 0), amp->stride_frame, amp_param_row(pw, b, 0),
+                         pw->stride_frame, args->sample_rate, amp_signal_row(out, b, 0), args->frames);
     }
     return AMP_NODE_OK;
 }
 
 static void osc_reset(void *opaque)
 {
-    osc_reset_phases((OscillatorState *)opaque);
+    osc_reset_rows((OscillatorState *)opaque);
 }
 
 static void osc_destroy(void *opaque)
 {
     OscillatorState *state = (OscillatorState *)opaque;
     if (state != NULL) {
-        free(state->phase);
+        free(state->rows);
         free(state);
     }
 }
+
+static const AmpPortSpec osc_inputs[] = {
+    {"fm", "audio-rate frequency in Hz, added to freq", 0},
+    {"reset", "restarts the phase at `phase` when it rises through 0.5 (hard sync)", 0},
+};
 
 static const AmpPortSpec osc_outputs[] = {
     {"out", "the waveform", 0},
@@ -118,18 +494,24 @@ static const AmpPortSpec osc_outputs[] = {
 
 static const AmpParamSpec osc_params[] = {
     {"freq", 440.0, -1.0e6, 1.0e6, "Hz", "frequency; negative runs the phase backwards", NULL, 0},
-    {"amp", 1.0, -1.0e6, 1.0e6, "", "peak amplitude", NULL, 0},
-    {"phase", 0.0, 0.0, 1.0, "cycles", "phase of the first sample, in cycles", NULL, AMP_PARAM_STATIC},
-    {"waveform", 0.0, 0.0, 0.0, "", "wave shape", "sine", AMP_PARAM_STATIC | AMP_PARAM_INTEGER},
+    {"amp", 1.0, -1.0e6, 1.0e6, "", "peak amplitude of the naive waveform", NULL, 0},
+    {"phase", 0.0, 0.0, 1.0, "cycles", "phase of the first sample and after a reset, in cycles", NULL,
+     AMP_PARAM_STATIC},
+    {"waveform", 0.0, 0.0, 3.0, "", "wave shape: sine exact, the others band-limited", "sine|saw|square|triangle",
+     AMP_PARAM_STATIC | AMP_PARAM_INTEGER},
+    {"pulse_width", 0.5, 0.0, 1.0, "cycles", "square: the part of each cycle at +1 (clamped to [0, 1])", NULL, 0},
 };
 
 const AmpNodeSpec amp_node_oscillator = {
     "oscillator",
-    "Periodic waveform; sample n of a steady tone is amp * sin(2 pi (phase + n freq / sample_rate)).",
-    0, NULL,
+    "Periodic waveform from a double-double phase; sample n of a steady sine is "
+    "amp * sin(2 pi (phase + n freq / sample_rate)). saw (2p - 1), square (+1 below pulse_width) and "
+    "triangle (in phase with the sine) are band-limited by minimum-phase BLEP/BLAMP residuals: the naive "
+    "shape through a fixed 0.44 sample_rate lowpass, about 2 samples late.",
+    2, osc_inputs,
     1, osc_outputs,
     AMP_CHANNELS_FIXED, 1,
     0,
-    4, osc_params,
+    5, osc_params,
     {osc_create, osc_process, osc_reset, osc_destroy, NULL},
 };

@@ -1,0 +1,181 @@
+/* pitch_quantizer - snaps a frequency to a grid of cents around a root, with a constant-time glide.
+ *
+ * The frequency quantized is f = pitch + in (Hz; bind `pitch` to the control key "pitch" or feed
+ * a signal to `in`). With c = 1200 log2(f / root), the target is
+ *     root * 2^(grid * floor(c / grid + 1/2) / 1200)      (grid > 0; ties round up)
+ *     f                                                    (grid = 0: no quantizing)
+ * so grid = 100 with root = 440 is twelve-tone equal temperament at A440. When the target changes
+ * and slew > 0, the output glides there linearly in cents over round(slew * sample_rate) samples,
+ * reaching it exactly on the last one; a new target during a glide starts a new glide from where
+ * the output is. f <= 0 (or not finite) gives 0 Hz at once, and the next note after it jumps
+ * without a glide. */
+#include "../amp_node.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum { PQ_PARAM_PITCH, PQ_PARAM_GRID, PQ_PARAM_ROOT, PQ_PARAM_SLEW };
+
+typedef struct PqRow {
+    double f;        /* the input the target was made for, with the grid and root */
+    double grid;
+    double root;
+    double target;   /* cents above root; meaningless while silent */
+    int32_t silent;  /* the output is 0 Hz */
+    double cents;    /* the output, in cents above root */
+    double out;      /* the output in Hz */
+    double from;     /* glide start, cents */
+    int64_t k;       /* glide samples done */
+    int64_t length;  /* glide samples, 0 when not gliding */
+} PqRow;
+
+typedef struct PqState {
+    int32_t batch;
+    PqRow *rows;
+} PqState;
+
+static void pq_reset_rows(PqState *state)
+{
+    for (int32_t b = 0; b < state->batch; ++b) {
+        state->rows[b] = (PqRow){NAN, NAN, NAN, 0.0, 1, 0.0, 0.0, 0.0, 0, 0};
+    }
+}
+
+static int pq_create(const AmpNodeSetup *setup, void **out_state)
+{
+    PqState *state = (PqState *)calloc(1, sizeof(*state));
+    if (state == NULL) {
+        return AMP_NODE_NO_MEMORY;
+    }
+    state->batch = setup->batch;
+    state->rows = (PqRow *)calloc((size_t)setup->batch, sizeof(PqRow));
+    if (state->rows == NULL) {
+        free(state);
+        return AMP_NODE_NO_MEMORY;
+    }
+    pq_reset_rows(state);
+    *out_state = state;
+    return AMP_NODE_OK;
+}
+
+static inline double pq_hz(double root, double cents)
+{
+    return root * exp2(cents / 1200.0);
+}
+
+/* Takes a new input (already known to differ from the row's) and sets the target. */
+static void pq_retarget(PqRow *row, double f, double grid, double root, double slew, double sample_rate)
+{
+    row->f = f;
+    row->grid = grid;
+    row->root = root;
+    if (!(f > 0.0) || !isfinite(f) || !(root > 0.0) || !isfinite(root)) {
+        row->silent = 1;
+        row->length = 0;
+        row->out = 0.0;
+        return;
+    }
+    const double c = 1200.0 * log2(f / root);
+    const double target = grid > 0.0 ? grid * floor(c / grid + 0.5) : c;
+    if (target == row->target && !row->silent) {
+        if (row->length == 0) { /* the same note, but the root (so the Hz) may have moved */
+            row->out = grid > 0.0 ? pq_hz(root, target) : f;
+        }
+        return;
+    }
+    const double glide = slew * sample_rate;
+    if (row->silent || !(glide >= 0.5) || !isfinite(glide)) {
+        row->cents = target;
+        row->length = 0;
+        row->out = grid > 0.0 ? pq_hz(root, target) : f;
+    } else {
+        row->from = row->cents;
+        row->k = 0;
+        row->length = glide > 4.0e15 ? (int64_t)4.0e15 : (int64_t)llround(glide);
+    }
+    row->target = target;
+    row->silent = 0;
+}
+
+static int pq_process(void *opaque, const AmpProcessArgs *args)
+{
+    PqState *state = (PqState *)opaque;
+    const AmpSignal *out = &args->outputs[0];
+    const AmpInputPort *in = &args->inputs[0];
+    const AmpParamView *pitch = &args->params[PQ_PARAM_PITCH];
+    const AmpParamView *grid = &args->params[PQ_PARAM_GRID];
+    const AmpParamView *root = &args->params[PQ_PARAM_ROOT];
+    const AmpParamView *slew = &args->params[PQ_PARAM_SLEW];
+    for (int32_t b = 0; b < args->batch; ++b) {
+        PqRow *row = &state->rows[b];
+        double *y = amp_signal_row(out, b, 0);
+        const double *x = in->count > 0 ? amp_signal_row(&in->signals[0], b, 0) : NULL;
+        const double *pt = amp_param_row(pitch, b, 0);
+        const double *gr = amp_param_row(grid, b, 0);
+        const double *rt = amp_param_row(root, b, 0);
+        const double *sl = amp_param_row(slew, b, 0);
+        for (int32_t f = 0; f < args->frames; ++f) {
+            const double freq = pt[f * pitch->stride_frame] + (x != NULL ? x[f] : 0.0);
+            const double g = gr[f * grid->stride_frame];
+            const double r = rt[f * root->stride_frame];
+            if (freq != row->f || g != row->grid || r != row->root) {
+                pq_retarget(row, freq, g, r, sl[f * slew->stride_frame], args->sample_rate);
+            }
+            if (!row->silent && row->length > 0) {
+                ++row->k;
+                if (row->k >= row->length) {
+                    row->cents = row->target;
+                    row->length = 0;
+                    row->out = row->grid > 0.0 ? pq_hz(row->root, row->target) : row->f;
+                } else {
+                    row->cents = row->from + (row->target - row->from) * ((double)row->k / (double)row->length);
+                    row->out = pq_hz(row->root, row->cents);
+                }
+            }
+            y[f] = row->out;
+        }
+    }
+    return AMP_NODE_OK;
+}
+
+static void pq_reset(void *opaque)
+{
+    pq_reset_rows((PqState *)opaque);
+}
+
+static void pq_destroy(void *opaque)
+{
+    PqState *state = (PqState *)opaque;
+    if (state != NULL) {
+        free(state->rows);
+        free(state);
+    }
+}
+
+static const AmpPortSpec pq_inputs[] = {
+    {"in", "frequency in Hz, added to pitch", 0},
+};
+
+static const AmpPortSpec pq_outputs[] = {
+    {"out", "the quantized frequency in Hz", 0},
+};
+
+static const AmpParamSpec pq_params[] = {
+    {"pitch", 440.0, -1.0e6, 1.0e6, "Hz", "frequency to quantize (plus the input); bind to the key \"pitch\"", NULL,
+     0},
+    {"grid", 100.0, 0.0, 2400.0, "cents", "grid step; 100 is the equal-tempered semitone, 0 no quantizing", NULL, 0},
+    {"root", 440.0, 1.0e-3, 1.0e6, "Hz", "a frequency on the grid", NULL, 0},
+    {"slew", 0.0, 0.0, 60.0, "s", "glide time to a new note, linear in cents; 0 jumps", NULL, 0},
+};
+
+const AmpNodeSpec amp_node_pitch_quantizer = {
+    "pitch_quantizer",
+    "Snaps pitch + in (Hz) to root * 2^(grid k / 1200), the nearest k (ties up), and glides to each new "
+    "note in slew seconds, linearly in cents. Output in Hz.",
+    1, pq_inputs,
+    1, pq_outputs,
+    AMP_CHANNELS_FIXED, 1,
+    0,
+    4, pq_params,
+    {pq_create, pq_process, pq_reset, pq_destroy, NULL},
+};
