@@ -9,9 +9,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import _binding
-from .errors import GraphError, error_from_native
+from .errors import GraphError, StreamStopped, error_from_native
 
-__all__ = ["NativeGraphExecutor", "describe_blob", "infer_batch", "default_threads"]
+__all__ = ["NativeGraphExecutor", "NativeStreamer", "describe_blob", "infer_batch", "default_threads"]
 
 
 def default_threads() -> int:
@@ -141,6 +141,8 @@ class NativeGraphExecutor:
             raise error_from_native(lib, status, error, ffi, context="compiling the graph")
         self._handle = handle[0]
         self._error = ffi.new("AmpErrorInfo *")
+        self._no_overrides = ffi.NULL
+        self._streamers: list[NativeStreamer] = []
         info = ffi.new("AmpGraphInfo *")
         lib.amp_graph_info(self._handle, info)
         self.output_channels = int(info.output_channels)
@@ -161,6 +163,8 @@ class NativeGraphExecutor:
         self.close()
 
     def close(self) -> None:
+        for streamer in getattr(self, "_streamers", ()):
+            streamer.close()
         handle, self._handle = getattr(self, "_handle", None), None
         if handle is not None:
             self._binding.lib.amp_graph_destroy(handle)
@@ -231,17 +235,22 @@ class NativeGraphExecutor:
         block = int(block_frames) if block_frames is not None else min(max(total_frames, 1), self.max_block_frames)
         if not 1 <= block <= self.max_block_frames:
             raise GraphError(f"block_frames must be in [1, {self.max_block_frames}], got {block}")
-        overrides, count, keep = self._pack_overrides(base_params, total_frames)
+        if base_params is None:
+            overrides, count, keep = self._no_overrides, 0, None
+        else:
+            overrides, count, keep = self._pack_overrides(base_params, total_frames)
         out = np.empty((self.batch, self.output_channels, total_frames), dtype=np.float64)
         blob = ffi.NULL
         blob_size = 0
         if control_history_blob is not None:
             control_history_blob = bytes(control_history_blob)
             blob, blob_size = control_history_blob, len(control_history_blob)
+        # cffi releases the GIL for the call: other Python threads run while the network renders.
         status = lib.amp_graph_render(handle, total_frames, block, overrides, count, blob, blob_size,
-                                      ffi.cast("double *", ffi.from_buffer(out)), out.size)
+                                      ffi.from_buffer("double[]", out), out.size)
         del keep
-        self._check(status, "render")
+        if status:
+            self._check(status, "render")
         return out
 
     def run_block(self, frames: int, sample_rate: float | None = None, base_params=None,
@@ -254,8 +263,174 @@ class NativeGraphExecutor:
     def reset(self) -> None:
         self._check(self._binding.lib.amp_graph_reset(self._live()), "reset")
 
+    # streaming --------------------------------------------------------------------------------
+    def create_streamer(self, *, block_frames: int = 256, lead_frames: int | None = None, chunk_blocks: int = 0,
+                        base_params=None, control_history_blob: bytes | None = None) -> "NativeStreamer":
+        """Starts rendering this graph ahead of its reader, on a thread of its own.
+
+        The stream continues the executor's timeline. ``lead_frames`` (default: four blocks) bounds
+        how far ahead it renders; ``base_params`` hold one value per row and channel (shape
+        (B, C, 1) or anything that broadcasts to it), since a stream has no end. While the streamer
+        runs it holds the graph: ``render``/``run_block`` wait for ``stop()``.
+        """
+        handle = self._live()
+        block_frames = int(block_frames)
+        if not 1 <= block_frames <= self.max_block_frames:
+            raise GraphError(f"block_frames must be in [1, {self.max_block_frames}], got {block_frames}")
+        lead = 4 * block_frames if lead_frames is None else int(lead_frames)
+        if not 1 <= lead <= 1 << 26:
+            raise GraphError(f"lead_frames must be in [1, {1 << 26}], got {lead}")
+        if int(chunk_blocks) < 0:
+            raise GraphError(f"chunk_blocks must be >= 0, got {chunk_blocks}")
+        for node, param, value in _iter_base_params(base_params):
+            shape = np.shape(value)
+            if len(shape) == 3 and shape[2] != 1:
+                raise GraphError(
+                    f"base_params['{node}']['{param}'] has {shape[2]} frames; a stream takes one value per row and "
+                    "channel (shape (B, C, 1)); send changes over time as control events", node=node)
+        self._streamers = [s for s in self._streamers if not s.closed]
+        streamer = NativeStreamer(self, handle, block_frames, lead, int(chunk_blocks), base_params,
+                                  control_history_blob)
+        self._streamers.append(streamer)
+        return streamer
+
     @property
     def frame_position(self) -> int:
         info = self._binding.ffi.new("AmpGraphInfo *")
         self._binding.lib.amp_graph_info(self._live(), info)
         return int(info.frame_position)
+
+
+class NativeStreamer:
+    """A graph rendering ahead of its reader into a bounded ring (see ``create_streamer``).
+
+    ``read(frames)`` returns the next frames as float64 (B, C, frames); ``set_control(blob)`` hands
+    the running stream new control events; ``stop()`` returns promptly from any state. A failure
+    inside the network is raised by the next ``read`` as :class:`amp.NativeRuntimeError`, with the
+    node, stage, block index and code. Use as a context manager, or call ``close``.
+    """
+
+    def __init__(self, executor: NativeGraphExecutor, graph_handle, block_frames: int, lead_frames: int,
+                 chunk_blocks: int, base_params, control_history_blob) -> None:
+        self._binding = executor._binding
+        ffi, lib = self._binding.ffi, self._binding.lib
+        self._handle = None
+        self.batch = executor.batch
+        self.channels = executor.output_channels
+        self.sample_rate = executor.sample_rate
+        config = ffi.new("AmpStreamerConfig *")
+        config.block_frames = block_frames
+        config.lead_frames = lead_frames
+        config.chunk_blocks = chunk_blocks
+        overrides, count, keep = executor._pack_overrides(base_params, 1)
+        blob, blob_size = ffi.NULL, 0
+        if control_history_blob is not None:
+            blob = bytes(control_history_blob)
+            blob_size = len(blob)
+        error = ffi.new("AmpErrorInfo *")
+        handle = ffi.new("AmpStreamer **")
+        status = lib.amp_streamer_create(graph_handle, config, overrides, count, blob, blob_size, handle, error)
+        del keep
+        if status != lib.AMP_OK:
+            raise error_from_native(lib, status, error, ffi, context="starting the streamer")
+        self._handle = handle[0]
+        self._error = ffi.new("AmpErrorInfo *")
+        self._frames_read = ffi.new("int64_t *")
+        info = self.info()
+        self.block_frames = info["block_frames"]
+        self.lead_frames = info["lead_frames"]
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def _live(self):
+        if self._handle is None:
+            raise StreamStopped("this streamer is closed", code=self._binding.lib.AMP_ERR_STOPPED, stage="read")
+        return self._handle
+
+    def _raise(self, status: int, context: str):
+        lib, ffi = self._binding.lib, self._binding.ffi
+        lib.amp_streamer_last_error(self._handle, self._error)
+        raise error_from_native(lib, status, self._error, ffi, context=context)
+
+    def read(self, frames: int, timeout: float | None = None) -> np.ndarray:
+        """The next `frames` frames, float64 (B, C, frames).
+
+        Waits for them; with a `timeout` in seconds, returns what arrived by then (possibly fewer).
+        """
+        handle = self._live()
+        lib, ffi = self._binding.lib, self._binding.ffi
+        frames = int(frames)
+        if frames < 0:
+            raise GraphError(f"frames must be >= 0, got {frames}")
+        out = np.empty((self.batch, self.channels, frames), dtype=np.float64)
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + max(float(timeout), 0.0)
+        got = 0
+        # Waits are cut into slices of at most 100 ms so that Ctrl-C reaches a reading thread.
+        while got < frames:
+            wait_ms = 100
+            if deadline is not None:
+                wait_ms = int(max(min(deadline - time.monotonic(), 0.1), 0.0) * 1000)
+            part = out[:, :, got:] if got else out
+            target = part if part.flags.c_contiguous else np.empty(part.shape)
+            status = lib.amp_streamer_read(handle, ffi.from_buffer("double[]", target), target.size, frames - got,
+                                           wait_ms, self._frames_read)
+            n = int(self._frames_read[0])
+            if target is not part:
+                part[:, :, :n] = target[:, :, :n]
+            got += n
+            if status != lib.AMP_OK:
+                self._raise(status, "read")
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return out[:, :, :got] if got < frames else out
+
+    def set_control(self, control_history_blob: bytes | None) -> None:
+        """New control events from the next rendered block on (None: none; bound parameters hold)."""
+        handle = self._live()
+        lib, ffi = self._binding.lib, self._binding.ffi
+        blob, size = ffi.NULL, 0
+        if control_history_blob is not None:
+            blob = bytes(control_history_blob)
+            size = len(blob)
+        status = lib.amp_streamer_set_control(handle, blob, size)
+        if status != lib.AMP_OK:
+            self._raise(status, "set_control")
+
+    def stop(self) -> None:
+        """Stops rendering (idempotent). A reader waiting meanwhile gets :class:`amp.StreamStopped`."""
+        if self._handle is not None:
+            self._binding.lib.amp_streamer_stop(self._handle)
+
+    def info(self) -> dict:
+        info = self._binding.ffi.new("AmpStreamerInfo *")
+        self._binding.lib.amp_streamer_info(self._live(), info)
+        return {
+            "block_frames": int(info.block_frames),
+            "lead_frames": int(info.lead_frames),
+            "chunk_blocks": int(info.chunk_blocks),
+            "running": bool(info.running),
+            "failed": bool(info.failed),
+            "frames_rendered": int(info.frames_rendered),
+            "frames_read": int(info.frames_read),
+        }
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._binding.lib.amp_streamer_destroy(handle)
+
+    def __enter__(self) -> "NativeStreamer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,4 +1,4 @@
-// network.cpp - Kahn counters, the ready queue and the worker pool.
+// network.cpp - Kahn counters, the ready stack and the worker pool.
 #include "network.hpp"
 
 #include "amp_native.h"
@@ -24,66 +24,40 @@ inline void cpu_relax()
 constexpr int kSpins = 1500;
 constexpr uint32_t kNone = UINT32_MAX;
 
-inline uint64_t make_task(uint32_t generation, uint32_t process)
-{
-    return (static_cast<uint64_t>(generation) << 32) | process;
-}
-
 }  // namespace
 
-void ReadyQueue::init(size_t capacity)
+void ReadyStack::init(uint32_t processes)
 {
-    size_t size = 2;
-    while (size < capacity) {
-        size <<= 1;
+    next_.reset(new std::atomic<uint32_t>[processes == 0 ? 1 : processes]);
+    for (uint32_t p = 0; p < processes; ++p) {
+        next_[p].store(0, std::memory_order_relaxed);
     }
-    cells_.reset(new Cell[size]);
-    for (size_t i = 0; i < size; ++i) {
-        cells_[i].sequence.store(i, std::memory_order_relaxed);
-    }
-    mask_ = size - 1;
     head_.store(0, std::memory_order_relaxed);
-    tail_.store(0, std::memory_order_relaxed);
 }
 
-bool ReadyQueue::push(uint64_t item)
+void ReadyStack::push(uint32_t process)
 {
-    size_t position = tail_.load(std::memory_order_relaxed);
+    uint64_t head = head_.load(std::memory_order_relaxed);
+    uint64_t fresh = 0;
+    do {
+        next_[process].store(static_cast<uint32_t>(head), std::memory_order_relaxed);
+        fresh = (((head >> 32) + 1) << 32) | (static_cast<uint64_t>(process) + 1);
+    } while (!head_.compare_exchange_weak(head, fresh, std::memory_order_release, std::memory_order_relaxed));
+}
+
+bool ReadyStack::pop(uint32_t *process)
+{
+    uint64_t head = head_.load(std::memory_order_acquire);
     for (;;) {
-        Cell &cell = cells_[position & mask_];
-        const size_t sequence = cell.sequence.load(std::memory_order_acquire);
-        const intptr_t difference = static_cast<intptr_t>(sequence) - static_cast<intptr_t>(position);
-        if (difference == 0) {
-            if (tail_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed)) {
-                cell.item = item;
-                cell.sequence.store(position + 1, std::memory_order_release);
-                return true;
-            }
-        } else if (difference < 0) {
-            return false;  // full
-        } else {
-            position = tail_.load(std::memory_order_relaxed);
+        const uint32_t top = static_cast<uint32_t>(head);
+        if (top == 0) {
+            return false;
         }
-    }
-}
-
-bool ReadyQueue::pop(uint64_t *item)
-{
-    size_t position = head_.load(std::memory_order_relaxed);
-    for (;;) {
-        Cell &cell = cells_[position & mask_];
-        const size_t sequence = cell.sequence.load(std::memory_order_acquire);
-        const intptr_t difference = static_cast<intptr_t>(sequence) - static_cast<intptr_t>(position + 1);
-        if (difference == 0) {
-            if (head_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed)) {
-                *item = cell.item;
-                cell.sequence.store(position + mask_ + 1, std::memory_order_release);
-                return true;
-            }
-        } else if (difference < 0) {
-            return false;  // empty
-        } else {
-            position = head_.load(std::memory_order_relaxed);
+        const uint64_t next = next_[top - 1].load(std::memory_order_relaxed);
+        const uint64_t fresh = (((head >> 32) + 1) << 32) | next;
+        if (head_.compare_exchange_weak(head, fresh, std::memory_order_acquire, std::memory_order_acquire)) {
+            *process = top - 1;
+            return true;
         }
     }
 }
@@ -127,8 +101,10 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for, int32
             max_lag = std::max(max_lag, lag);
         }
     }
-    // Counters for blocks n .. n + window - 1 are enough: a firing of block n + window needs this
-    // process's block n + window - max_lag - ... >= n done first, whichever dependency signals it.
+    // Every dependency at lag L > 0 comes with one at lag 0 the other way (a reader and the room
+    // in its channel, or a delay node's two halves), so while a process has fired blocks up to
+    // n - 1 nothing can signal it for a block beyond n + max_lag - 1: counters for `window`
+    // consecutive blocks, reused round robin, are enough.
     window_ = max_lag + 1;
     stride_ = (static_cast<size_t>(window_) + 15) / 16 * 16;
     counters_.reset(new std::atomic<int32_t>[static_cast<size_t>(count) * stride_]);
@@ -166,7 +142,7 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for, int32
                          });
     }
     next_block_.assign(count, 0);
-    queue_.init(2 * static_cast<size_t>(count) + 2);
+    ready_.init(count);
 }
 
 int32_t Network::start_workers()
@@ -249,10 +225,7 @@ void Network::idle(Predicate ready_to_go)
 void Network::worker_loop()
 {
     while (!shutdown_.load(std::memory_order_acquire)) {
-        uint64_t task = 0;
-        if (queue_.pop(&task)) {
-            queued_.fetch_sub(1, std::memory_order_seq_cst);
-            execute(task);
+        if (run_one()) {
             continue;
         }
         idle([this] {
@@ -261,23 +234,48 @@ void Network::worker_loop()
     }
 }
 
-// Fires `task`, then keeps firing on this thread whichever process the firing made ready first,
-// queueing the others, until a firing makes nothing ready.
-void Network::execute(uint64_t task)
+// Takes one ready process and fires it. A thread counts itself running before it looks at
+// abort_ and pops: a stopping run sets abort_, waits until nobody runs, and only then drains what
+// is left, so no thread can hold a process popped from a stopped run while the next one begins.
+bool Network::run_one()
 {
+    if (ready_.empty()) {
+        return false;
+    }
     running_.fetch_add(1, std::memory_order_seq_cst);
-    const uint32_t generation = static_cast<uint32_t>(task >> 32);
-    uint32_t process = static_cast<uint32_t>(task);
+    if (abort_.load(std::memory_order_seq_cst)) {
+        running_.fetch_sub(1, std::memory_order_seq_cst);
+        notify(true);
+        return false;
+    }
+    const uint32_t generation = generation_.load(std::memory_order_seq_cst);
+    uint32_t process = 0;
+    const bool popped = ready_.pop(&process);
+    if (popped) {
+        queued_.fetch_sub(1, std::memory_order_seq_cst);
+        execute(process, generation);
+    }
+    running_.fetch_sub(1, std::memory_order_seq_cst);
+    if (abort_.load(std::memory_order_seq_cst)) {
+        notify(true);
+    }
+    return popped;
+}
+
+// Fires `process`, then keeps firing on this thread whichever process the firing made ready
+// first, pushing the others, until a firing makes nothing ready. The caller counts itself in
+// running_.
+void Network::execute(uint32_t process, uint32_t generation)
+{
     for (;;) {
-        // A task left over from a stopped run carries an old generation and is dropped.
         if (abort_.load(std::memory_order_seq_cst) || generation_.load(std::memory_order_seq_cst) != generation) {
-            break;
+            return;
         }
         const std::atomic<bool> *cancel = cancel_.load(std::memory_order_acquire);
         if (cancel != nullptr && cancel->load(std::memory_order_seq_cst)) {
             abort_.store(true, std::memory_order_seq_cst);
             notify(true);
-            break;
+            return;
         }
         const int64_t block = next_block_[process];
         const int32_t status = firer_->fire(process, block);
@@ -288,13 +286,12 @@ void Network::execute(uint64_t task)
             }
             abort_.store(true, std::memory_order_seq_cst);
             notify(true);
-            break;
+            return;
         }
         next_block_[process] = block + 1;
-        std::atomic<int32_t> *own = counters(process);
-        // The slot of this block now counts for block + window; nothing can signal that block
-        // before this firing's own signals below have been acted on.
-        own[block % window_].store(full_[process], std::memory_order_relaxed);
+        // This block's counter now counts for block + window, which nothing can signal before
+        // the signals below have been acted on.
+        counters(process)[block % window_].store(full_[process], std::memory_order_relaxed);
         uint32_t keep = kNone;
         int32_t pushed = 0;
         for (uint32_t e = edge_begin_[process]; e < edge_begin_[process + 1]; ++e) {
@@ -308,15 +305,10 @@ void Network::execute(uint64_t task)
             }
             if (keep == kNone) {
                 keep = edge.process;
-            } else if (queue_.push(make_task(generation, edge.process))) {
+            } else {
+                ready_.push(edge.process);
                 queued_.fetch_add(1, std::memory_order_seq_cst);
                 ++pushed;
-            } else {
-                bool expected = false;
-                if (failed_.compare_exchange_strong(expected, true, std::memory_order_seq_cst)) {
-                    failure_ = Failure{edge.process, target, AMP_ERR_INTERNAL};
-                }
-                abort_.store(true, std::memory_order_seq_cst);
             }
         }
         if (pushed > 0) {
@@ -326,13 +318,9 @@ void Network::execute(uint64_t task)
             notify(true);
         }
         if (keep == kNone) {
-            break;
+            return;
         }
         process = keep;
-    }
-    running_.fetch_sub(1, std::memory_order_seq_cst);
-    if (abort_.load(std::memory_order_seq_cst)) {
-        notify(true);
     }
 }
 
@@ -368,6 +356,7 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
     generation_.store(generation, std::memory_order_seq_cst);
     abort_.store(false, std::memory_order_seq_cst);
 
+    // Every process that waits for nothing at block 0 is ready; this thread takes the first.
     uint32_t first = kNone;
     int32_t pushed = 0;
     for (uint32_t p = 0; p < process_count_; ++p) {
@@ -376,7 +365,8 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
         }
         if (first == kNone) {
             first = p;
-        } else if (queue_.push(make_task(generation, p))) {
+        } else {
+            ready_.push(p);
             queued_.fetch_add(1, std::memory_order_seq_cst);
             ++pushed;
         }
@@ -385,7 +375,9 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
         notify(pushed > 1);
     }
     if (first != kNone) {
-        execute(make_task(generation, first));
+        running_.fetch_add(1, std::memory_order_seq_cst);
+        execute(first, generation);
+        running_.fetch_sub(1, std::memory_order_seq_cst);
     }
     for (;;) {
         if (remaining_.load(std::memory_order_acquire) == 0) {
@@ -397,10 +389,7 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
                 break;
             }
         }
-        uint64_t task = 0;
-        if (queue_.pop(&task)) {
-            queued_.fetch_sub(1, std::memory_order_seq_cst);
-            execute(task);
+        if (run_one()) {
             continue;
         }
         idle([this] {
@@ -414,8 +403,8 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
     }
     const bool stopped = remaining_.load(std::memory_order_acquire) != 0;
     if (stopped) {
-        uint64_t task = 0;
-        while (queue_.pop(&task)) {
+        uint32_t process = 0;
+        while (ready_.pop(&process)) {
             queued_.fetch_sub(1, std::memory_order_seq_cst);
         }
     }

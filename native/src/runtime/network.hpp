@@ -36,23 +36,21 @@ public:
     virtual int32_t fire(uint32_t process, int64_t block) = 0;
 };
 
-// A bounded multi-producer multi-consumer queue of process indices (D. Vyukov's array queue):
-// one atomic sequence number per cell, no locks, no allocation after construction.
-class ReadyQueue {
+// The processes ready to fire: a lock-free stack threaded through a per-process link (a process
+// is in it at most once, since it cannot be ready for block n + 1 before it has fired block n).
+// The head carries a tag bumped by every change, so a pop that raced with a pop and a push of the
+// same process fails its compare-and-swap instead of linking a stale successor. Unlike an array
+// queue, no cell can be held by a thread the OS has paused, so a push never fails.
+class ReadyStack {
 public:
-    void init(size_t capacity);  // rounded up to a power of two
-    bool push(uint64_t item);
-    bool pop(uint64_t *item);
+    void init(uint32_t processes);
+    void push(uint32_t process);
+    bool pop(uint32_t *process);
+    bool empty() const { return static_cast<uint32_t>(head_.load(std::memory_order_acquire)) == 0; }
 
 private:
-    struct alignas(64) Cell {
-        std::atomic<size_t> sequence{0};
-        uint64_t item = 0;
-    };
-    std::unique_ptr<Cell[]> cells_;
-    size_t mask_ = 0;
-    alignas(64) std::atomic<size_t> head_{0};
-    alignas(64) std::atomic<size_t> tail_{0};
+    alignas(64) std::atomic<uint64_t> head_{0};  // tag << 32 | (process + 1), 0 when empty
+    std::unique_ptr<std::atomic<uint32_t>[]> next_;
 };
 
 class Network {
@@ -87,7 +85,8 @@ public:
 private:
     int32_t start_workers();
     void worker_loop();
-    void execute(uint64_t task);
+    bool run_one();
+    void execute(uint32_t process, uint32_t generation);
     bool stopping() const;
     void notify(bool everyone);
     template <typename Predicate>
@@ -104,7 +103,7 @@ private:
     std::vector<uint32_t> edge_begin_;    // dependents of p: edges_[edge_begin_[p] .. edge_begin_[p + 1])
     std::vector<Dependency> edges_;       // (dependent process, lag)
     std::vector<int64_t> next_block_;     // touched only by the thread firing the process
-    ReadyQueue queue_;
+    ReadyStack ready_;
 
     Firer *firer_ = nullptr;
     int64_t blocks_ = 0;
