@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import AmpError
+from .errors import AmpError, GraphError
 
 __all__ = ["main"]
 
@@ -19,6 +19,24 @@ def _demo_graph(sample_rate: float, frequency: float, amplitude: float):
     graph.add_node("osc", "oscillator", freq=frequency, amp=amplitude)
     graph.set_sink("osc")
     return graph
+
+
+def _render_instrument_demo(sample_rate: float, frames: int, block: int):
+    """The three-oscillator instrument of amp.app playing its demo phrase, block by block."""
+    import numpy as np
+
+    from . import app
+    from .runner import render_audio_block
+
+    if block < 1:
+        raise GraphError(f"--block must be >= 1, got {block}")
+    graph = app.build_runtime_graph(sample_rate)
+    app.record_demo_performance(graph, frames / sample_rate)
+    base_params = app.build_base_params(graph, block)
+    pieces = []
+    for start in range(0, frames, block):
+        pieces.append(render_audio_block(graph, min(block, frames - start), sample_rate, base_params))
+    return np.concatenate(pieces, axis=-1) if pieces else np.zeros((1, 2, 0))
 
 
 def _cmd_info(args) -> int:
@@ -58,17 +76,23 @@ def _cmd_render(args) -> int:
 
     from .graph import AudioGraph
 
+    if args.demo and args.patch:
+        raise GraphError("--demo plays the built-in instrument; leave out the patch file")
     if args.patch:
         graph = AudioGraph.from_config(args.patch)
         sample_rate = args.sample_rate or graph.sample_rate
     else:
         sample_rate = args.sample_rate or 48000.0
-        graph = _demo_graph(sample_rate, args.frequency, args.amplitude)
+        graph = None if args.demo else _demo_graph(sample_rate, args.frequency, args.amplitude)
     frames = int(round(args.seconds * sample_rate))
-    from .native_runtime import NativeGraphExecutor
+    if graph is None:
+        audio = _render_instrument_demo(sample_rate, frames, args.block)
+    else:
+        from .native_runtime import NativeGraphExecutor
 
-    with NativeGraphExecutor(graph, sample_rate=sample_rate, max_block_frames=args.block, threads=args.threads) as ex:
-        audio = ex.render(frames, args.block)
+        with NativeGraphExecutor(graph, sample_rate=sample_rate, max_block_frames=args.block,
+                                 threads=args.threads) as ex:
+            audio = ex.render(frames, args.block)
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     soundfile.write(args.out, audio[0].T, int(sample_rate), subtype="FLOAT" if args.float else "PCM_24")
     print(f"wrote {args.out}: {frames} frames, {audio.shape[1]} channel(s) at {sample_rate:g} Hz, peak {peak:.3f}")
@@ -91,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     nodes.add_argument("--markdown", action="store_true", help="print docs/nodes.md")
     nodes.set_defaults(func=_cmd_nodes)
     render = sub.add_parser("render", help="render a patch (or a test tone) to a WAV file")
-    render.add_argument("patch", nargs="?", help="a .json or .toml patch file; without one, a sine tone")
+    render.add_argument("patch", nargs="?", help="a .json or .toml patch file; without one, a sine tone (or the "
+                        "instrument with --demo)")
     render.add_argument("-o", "--out", default="amp.wav", help="output file (default amp.wav)")
     render.add_argument("--seconds", type=float, default=3.0)
     render.add_argument("--sample-rate", type=float, default=None)
@@ -100,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--frequency", type=float, default=440.0, help="test tone frequency in Hz")
     render.add_argument("--amplitude", type=float, default=0.25, help="test tone amplitude")
     render.add_argument("--float", action="store_true", help="write 32-bit float instead of 24-bit PCM")
+    render.add_argument("--demo", action="store_true",
+                        help="play a short phrase on the built-in three-oscillator instrument (amp.app)")
     render.set_defaults(func=_cmd_render)
     from .diagnose import add_arguments as _diagnose_arguments
 
