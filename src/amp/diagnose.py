@@ -57,6 +57,7 @@ REPLAY_VERSION = 1
 # Values that leave an instrument sounding steadily; every other bound key holds its parameter's value.
 NEUTRAL_KEY_VALUES = {"gate": 1.0, "velocity": 1.0, "envelope": 1.0}
 TRIGGER_KEYS = ("trigger",)
+PITCH_HZ = 440.0
 
 
 # ----- native timing ------------------------------------------------------------------------------
@@ -146,8 +147,8 @@ def record_neutral_controls(graph, blocks: int, frames: int, sample_rate: float)
     """Records, for every bound control key, a steady value as an event at the start of each block.
 
     Gate, velocity and envelope keys hold 1 (an instrument sounding steadily); a trigger key fires
-    once (1 for one sample at time zero, then 0); any other key holds its parameter's value in the
-    patch, so the patch renders as written. Each value is clipped to the bound parameter's range.
+    once (1 for one sample at time zero, then 0); a pitch key whose parameter is zero holds 440 (Hz);
+    any other key holds its parameter's value in the patch, so the patch renders as written. Each value is clipped to the bound parameter's range.
     Returns the value each key holds.
     """
     held: dict[str, float] = {}
@@ -157,7 +158,10 @@ def record_neutral_controls(graph, blocks: int, frames: int, sample_rate: float)
         spec = graph.spec(node).param(param, node)
         lo, hi = ranges.get(key, (spec.min, spec.max))
         ranges[key] = (max(lo, spec.min), min(hi, spec.max))
-        held.setdefault(key, NEUTRAL_KEY_VALUES.get(key, graph.param(node, param)))
+        value = graph.param(node, param)
+        if key == "pitch" and value <= 0.0:
+            value = PITCH_HZ  # a pitch of zero would silence the instrument
+        held.setdefault(key, NEUTRAL_KEY_VALUES.get(key, value))
     for key in held:
         lo, hi = ranges[key]
         if lo <= hi:
