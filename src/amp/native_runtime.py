@@ -300,6 +300,21 @@ class NativeGraphExecutor:
         self._binding.lib.amp_graph_info(self._live(), info)
         return int(info.frame_position)
 
+    def info(self) -> dict:
+        """What the native graph was built as: batch, channels, threads, nodes and processes."""
+        info = self._binding.ffi.new("AmpGraphInfo *")
+        self._binding.lib.amp_graph_info(self._live(), info)
+        return {
+            "batch": int(info.batch),
+            "output_channels": int(info.output_channels),
+            "max_block_frames": int(info.max_block_frames),
+            "threads": int(info.threads),
+            "node_count": int(info.node_count),
+            "process_count": int(info.process_count),
+            "sample_rate": float(info.sample_rate),
+            "frame_position": int(info.frame_position),
+        }
+
 
 class NativeStreamer:
     """A graph rendering ahead of its reader into a bounded ring (see ``create_streamer``).
