@@ -26,19 +26,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#define BANK_X86 1
+#include <immintrin.h>
+#endif
+
 #define BANK_GROUP 8
 #define BANK_MAX_LANES 65536
-/* Padding lanes sit at phase 1/2 (where the naive ramp is 0) with a step width so small that the
- * BLEP never reaches them: they add exactly zero. */
-#define BANK_IDLE_INV 1.0e300
 
-/* Per batch row, each array holds `padded` lanes, 64-byte aligned. */
+/* Per batch row, each array holds `padded` lanes, 64-byte aligned. A lane always runs its phase
+ * forwards; a lane whose frequency is negative runs the mirror image 1 - p and negates its output
+ * (the saw, BLEP included, is odd about the wrap), so the kernel never wraps downwards. Padding
+ * lanes sit at phase 1/2, where the ramp is 0, with step 0: they add exactly zero. */
 typedef struct BankRow {
     double *phase;    /* in [0, 1) */
-    double *inc;      /* phase step per sample, reduced into (-1, 1) */
-    double *inv;      /* 1 / |freq * ratio / sample_rate|: the BLEP's reach is one step */
+    double *inc;      /* |step| reduced into [0, 1); step = freq * ratio / sample_rate */
+    double *low;      /* |step|: a phase below it has just wrapped */
+    double *high;     /* 1 - |step|: a phase above it wraps at the next sample */
+    double *inv;      /* 1 / |step| (0 for a still lane, which is never near a wrap) */
+    double *flip;     /* -0.0 for a mirrored lane (its sign bit flips the output), else +0.0 */
     double freq;      /* the freq the steps were made from; NAN before the first block */
 } BankRow;
+
+enum { BANK_ROW_ARRAYS = 6 };
 
 typedef void (*BankKernel)(BankRow *row, int32_t groups, int32_t frames, const double *amp, ptrdiff_t amp_stride,
                            double *y);
@@ -54,13 +64,15 @@ typedef struct BankState {
     BankKernel kernel;
 } BankState;
 
-/* The kernel body for vectors of W doubles; V and M are the vector and mask types. One group of
- * eight lanes is 8 / W vectors. Per lane and sample: s = 2p - 1; q = the signed distance from p
- * to the wrap, in cycles; u = q / step; within one step of the wrap (|u| < 1) add
- * copysign((1 - |u|)^2, u), which is PolyBLEP's residual; then advance p by its step, wrapped. */
-#define BANK_KERNEL_BODY(W, V, M)                                                                   \
+/* The kernel body for vectors of W doubles (V, with mask type M); NEAR(p, low, high) is nonzero when
+ * a lane of p is below low or above high. A group of eight lanes is 8 / W vectors. Per lane and sample the saw is s = 2p - 1,
+ * plus, within one step of the wrap, PolyBLEP's residual copysign((1 - |u|)^2, u), where u is the
+ * signed distance from p to the wrap in steps. Only about two samples per period are that close,
+ * so a group computes the residuals only when one of its lanes is, and adds each lane's only where
+ * that lane is close. */
+#define BANK_KERNEL_BODY(W, V, M, NEAR)                                                              \
     {                                                                                               \
-        enum { PER_GROUP = BANK_GROUP / (W) };                                                       \
+        enum { PER_GROUP = BANK_GROUP / (W) };                                                      \
         V one, zero, half;                                                                          \
         for (int i = 0; i < (W); ++i) {                                                             \
             one[i] = 1.0;                                                                           \
@@ -70,7 +82,10 @@ typedef struct BankState {
         const M sign_bit = (M)(zero * -one);                                                        \
         V *phase = (V *)row->phase;                                                                 \
         const V *inc = (const V *)row->inc;                                                         \
+        const V *low = (const V *)row->low;                                                         \
+        const V *high = (const V *)row->high;                                                       \
         const V *inv = (const V *)row->inv;                                                         \
+        const V *flip = (const V *)row->flip;                                                       \
         const int32_t vectors = groups * PER_GROUP;                                                 \
         for (int32_t f = 0; f < frames; ++f) {                                                      \
             V acc[PER_GROUP];                                                                       \
@@ -78,19 +93,24 @@ typedef struct BankState {
                 acc[h] = zero;                                                                      \
             }                                                                                       \
             for (int32_t g = 0; g < vectors; g += PER_GROUP) {                                      \
+                int blep = 0;                                                                       \
+                for (int h = 0; h < PER_GROUP; ++h) {                                               \
+                    blep |= NEAR(phase[g + h], low[g + h], high[g + h]);                            \
+                }                                                                                   \
                 for (int h = 0; h < PER_GROUP; ++h) {                                               \
                     V p = phase[g + h];                                                             \
                     V s = p + p - one;                                                              \
-                    const V q = p - (V)((M)(p >= half) & (M)one);                                   \
-                    const V u = q * inv[g + h];                                                     \
-                    const V reach = (V)((M)u & ~sign_bit);                                          \
-                    const V t = (V)((M)(reach < one) & (M)(one - reach));                           \
-                    s = s + (V)((M)(t * t) | ((M)u & sign_bit));                                    \
-                    acc[h] = acc[h] + s;                                                            \
+                    if (__builtin_expect(blep, 0)) {                                                \
+                        const V q = p - (V)((M)(p >= half) & (M)one);                               \
+                        const V u = q * inv[g + h];                                                 \
+                        const V reach = (V)((M)u & ~sign_bit);                                      \
+                        const V t = (V)((M)(reach < one) & (M)(one - reach));                       \
+                        const M near = (M)(p < low[g + h]) | (M)(p > high[g + h]);                  \
+                        s = s + (V)(near & ((M)(t * t) | ((M)u & sign_bit)));                       \
+                    }                                                                               \
+                    acc[h] = acc[h] + (V)((M)s ^ (M)flip[g + h]);                                   \
                     p = p + inc[g + h];                                                             \
-                    p = p - (V)((M)(p >= one) & (M)one);                                            \
-                    p = p + (V)((M)(p < zero) & (M)one);                                            \
-                    phase[g + h] = p;                                                               \
+                    phase[g + h] = p - (V)((M)(p >= one) & (M)one);                                 \
                 }                                                                                   \
             }                                                                                       \
             double lane[BANK_GROUP];                                                                \
@@ -106,27 +126,36 @@ typedef struct BankState {
 
 typedef double BankV2 __attribute__((vector_size(2 * sizeof(double))));
 typedef long long BankM2 __attribute__((vector_size(2 * sizeof(double))));
+#ifdef BANK_X86
+#define BANK_NEAR2(p, low, high) _mm_movemask_pd((__m128d)((BankM2)((p) < (low)) | (BankM2)((p) > (high))))
+#else
+#define BANK_NEAR2(p, low, high) ((int)((((BankM2)((p) < (low)) | (BankM2)((p) > (high)))[0] | \
+                                         (((BankM2)((p) < (low)) | (BankM2)((p) > (high)))[1]) != 0))
+#endif
 
 static void bank_kernel_sse2(BankRow *row, int32_t groups, int32_t frames, const double *amp, ptrdiff_t amp_stride,
                              double *y)
-BANK_KERNEL_BODY(2, BankV2, BankM2)
+BANK_KERNEL_BODY(2, BankV2, BankM2, BANK_NEAR2)
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define BANK_X86_CLONES 1
+#ifdef BANK_X86
 typedef double BankV4 __attribute__((vector_size(4 * sizeof(double))));
 typedef long long BankM4 __attribute__((vector_size(4 * sizeof(double))));
 typedef double BankV8 __attribute__((vector_size(8 * sizeof(double))));
 typedef long long BankM8 __attribute__((vector_size(8 * sizeof(double))));
+#define BANK_NEAR4(p, low, high) _mm256_movemask_pd((__m256d)((BankM4)((p) < (low)) | (BankM4)((p) > (high))))
+#define BANK_NEAR8(p, low, high) \
+    ((int)(_mm512_cmp_pd_mask((__m512d)(p), (__m512d)(low), _CMP_LT_OQ) | \
+           _mm512_cmp_pd_mask((__m512d)(p), (__m512d)(high), _CMP_GT_OQ)))
 
 __attribute__((target("avx2")))
 static void bank_kernel_avx2(BankRow *row, int32_t groups, int32_t frames, const double *amp, ptrdiff_t amp_stride,
                              double *y)
-BANK_KERNEL_BODY(4, BankV4, BankM4)
+BANK_KERNEL_BODY(4, BankV4, BankM4, BANK_NEAR4)
 
 __attribute__((target("avx512f")))
 static void bank_kernel_avx512(BankRow *row, int32_t groups, int32_t frames, const double *amp,
                                ptrdiff_t amp_stride, double *y)
-BANK_KERNEL_BODY(8, BankV8, BankM8)
+BANK_KERNEL_BODY(8, BankV8, BankM8, BANK_NEAR8)
 #endif
 
 /* The widest kernel this machine runs, capped by amp_oscillator_bank_cap_isa (tests use the cap to
@@ -143,7 +172,7 @@ int amp_oscillator_bank_cap_isa(int level)
 static BankKernel bank_pick_kernel(void)
 {
     const int cap = atomic_load(&bank_isa_cap);
-#ifdef BANK_X86_CLONES
+#ifdef BANK_X86
     __builtin_cpu_init();
     if (cap >= 2 && __builtin_cpu_supports("avx512f")) {
         return bank_kernel_avx512;
@@ -164,7 +193,10 @@ static void bank_reset_rows(BankState *state)
         for (int32_t k = 0; k < state->padded; ++k) {
             row->phase[k] = k < state->lanes ? start : 0.5;
             row->inc[k] = 0.0;
-            row->inv[k] = BANK_IDLE_INV;
+            row->low[k] = 0.0;
+            row->high[k] = 1.0;
+            row->inv[k] = 0.0;
+            row->flip[k] = 0.0;
         }
         row->freq = NAN;
     }
@@ -197,7 +229,8 @@ static int bank_create(const AmpNodeSetup *setup, void **out_state)
     state->kernel = bank_pick_kernel();
     state->row = (BankRow *)calloc((size_t)setup->batch, sizeof(BankRow));
     void *memory = NULL;
-    const size_t count = (size_t)padded * (1u + 3u * (size_t)setup->batch);
+    const size_t per_row = (size_t)padded * BANK_ROW_ARRAYS;
+    const size_t count = (size_t)padded + per_row * (size_t)setup->batch;
     if (state->row == NULL || posix_memalign(&memory, 64, count * sizeof(double)) != 0) {
         free(state->row);
         free(state);
@@ -212,10 +245,14 @@ static int bank_create(const AmpNodeSetup *setup, void **out_state)
         }
     }
     for (int32_t b = 0; b < setup->batch; ++b) {
-        double *base = state->memory + (size_t)padded * (1u + 3u * (size_t)b);
-        state->row[b].phase = base;
-        state->row[b].inc = base + padded;
-        state->row[b].inv = base + 2 * (size_t)padded;
+        double *base = state->memory + (size_t)padded + per_row * (size_t)b;
+        BankRow *row = &state->row[b];
+        row->phase = base;
+        row->inc = base + padded;
+        row->low = base + 2 * (size_t)padded;
+        row->high = base + 3 * (size_t)padded;
+        row->inv = base + 4 * (size_t)padded;
+        row->flip = base + 5 * (size_t)padded;
     }
     bank_reset_rows(state);
     *out_state = state;
@@ -226,8 +263,18 @@ static void bank_set_freq(const BankState *state, BankRow *row, double freq, dou
 {
     for (int32_t k = 0; k < state->lanes; ++k) {
         const double step = freq * state->ratio[k] / sample_rate;
-        row->inc[k] = step - trunc(step);
-        row->inv[k] = step != 0.0 ? 1.0 / fabs(step) : BANK_IDLE_INV;
+        const double width = fabs(step);
+        const double flip = step < 0.0 ? -0.0 : 0.0;
+        if (signbit(flip) != signbit(row->flip[k])) {
+            /* The direction turns: the lane now runs the mirror image of its phase. */
+            const double mirrored = 1.0 - row->phase[k];
+            row->phase[k] = mirrored >= 1.0 ? 0.0 : mirrored;
+            row->flip[k] = flip;
+        }
+        row->inc[k] = width - trunc(width);
+        row->low[k] = width;
+        row->high[k] = 1.0 - width;
+        row->inv[k] = width > 0.0 ? 1.0 / width : 0.0;
     }
     row->freq = freq;
 }
