@@ -102,7 +102,8 @@ class AmpRenderer:
 
 
 class AmpAppRenderer:
-    """The default three-oscillator graph of amp.app at its default parameters."""
+    """The default three-oscillator instrument of amp.app playing its demo phrase: its control
+    history goes to the runtime as one control blob, the render is one native call."""
 
     name = "amp"
 
@@ -120,9 +121,11 @@ class AmpAppRenderer:
         from amp.native_runtime import NativeGraphExecutor
 
         graph = app.build_runtime_graph(SAMPLE_RATE)
+        seconds = app.record_demo_performance(graph, scenario.frames / SAMPLE_RATE)
+        blob = graph.control_delay.export_control_history_blob(0.0, seconds)
         base_params = app.build_base_params(graph, scenario.frames)
         with NativeGraphExecutor(graph, sample_rate=SAMPLE_RATE, max_block_frames=block, threads=1) as executor:
             start = time.perf_counter()
-            out = executor.render(scenario.frames, block, base_params)
+            out = executor.render(scenario.frames, block, base_params, control_history_blob=blob)
             elapsed = time.perf_counter() - start
         return elapsed, out.reshape(-1, out.shape[-1])
