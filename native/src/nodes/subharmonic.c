@@ -3,8 +3,9 @@
  * Per channel:
  *   band      the input through a 2nd-order Butterworth highpass at band_low and lowpass at
  *             band_high (RBJ biquads), leaving mostly the fundamental;
- *   follower  e: the rectified band through a one-pole lag (5 ms rising, `release` falling), times
- *             pi / 2 so that a steady sine of amplitude A gives e close to A;
+ *   follower  e: the rectified band through a one-pole lag of time constant `follow`, times pi / 2,
+ *             so that a steady sine of amplitude A in the band gives e = A (a mean, not a peak:
+ *             the same rise and fall keep it unbiased);
  *   trigger   a Schmitt trigger on the band with thresholds +-hysteresis * e (two crossings per
  *             period, noise ignored);
  *   flip-flops q2 toggles on each rise of the trigger (half the input frequency), q4 on each rise
@@ -24,7 +25,7 @@ enum {
     SUB_PARAM_DIV4,
     SUB_PARAM_DRY,
     SUB_PARAM_HYSTERESIS,
-    SUB_PARAM_RELEASE,
+    SUB_PARAM_FOLLOW,
     SUB_PARAM_HIGHPASS
 };
 
@@ -45,10 +46,9 @@ typedef struct SubChannel {
 typedef struct SubState {
     int32_t rows; /* batch * channels */
     SubChannel *channels;
-    double low, high, highpass, release, sample_rate; /* what the coefficients were made for */
+    double low, high, highpass, follow, sample_rate; /* what the coefficients were made for */
     SubBiquad band_hp, band_lp, out_hp;
-    double release_coef;
-    double attack_coef;
+    double follow_coef;
 } SubState;
 
 static const double kPi = 3.14159265358979323846;
@@ -72,8 +72,7 @@ static int sub_create(const AmpNodeSetup *setup, void **out_state)
         free(state);
         return AMP_NODE_NO_MEMORY;
     }
-    state->low = state->high = state->highpass = state->release = -1.0;
-    state->attack_coef = 1.0 - exp(-1.0 / (0.005 * setup->sample_rate));
+    state->low = state->high = state->highpass = state->follow = -1.0;
     sub_reset_channels(state);
     *out_state = state;
     return AMP_NODE_OK;
@@ -107,7 +106,7 @@ static inline double sub_biquad(const SubBiquad *q, double x, double *s1, double
     return y;
 }
 
-static void sub_coefficients(SubState *state, double low, double high, double highpass, double release,
+static void sub_coefficients(SubState *state, double low, double high, double highpass, double follow,
                              double sample_rate)
 {
     if (low != state->low || high != state->high || sample_rate != state->sample_rate) {
@@ -117,13 +116,13 @@ static void sub_coefficients(SubState *state, double low, double high, double hi
     if (highpass != state->highpass || sample_rate != state->sample_rate) {
         state->out_hp = sub_design(1, highpass, sample_rate);
     }
-    if (release != state->release || sample_rate != state->sample_rate) {
-        state->release_coef = release > 0.0 ? 1.0 - exp(-1.0 / (release * sample_rate)) : 1.0;
+    if (follow != state->follow || sample_rate != state->sample_rate) {
+        state->follow_coef = follow > 0.0 ? 1.0 - exp(-1.0 / (follow * sample_rate)) : 1.0;
     }
     state->low = low;
     state->high = high;
     state->highpass = highpass;
-    state->release = release;
+    state->follow = follow;
     state->sample_rate = sample_rate;
 }
 
@@ -147,20 +146,20 @@ static int sub_process(void *opaque, const AmpProcessArgs *args)
             const double *div4 = amp_param_row(&pv[SUB_PARAM_DIV4], b, c);
             const double *dry = amp_param_row(&pv[SUB_PARAM_DRY], b, c);
             const double *hyst = amp_param_row(&pv[SUB_PARAM_HYSTERESIS], b, c);
-            const double *rel = amp_param_row(&pv[SUB_PARAM_RELEASE], b, c);
+            const double *fol = amp_param_row(&pv[SUB_PARAM_FOLLOW], b, c);
             const double *hpf = amp_param_row(&pv[SUB_PARAM_HIGHPASS], b, c);
             SubChannel *ch = &state->channels[(size_t)b * (size_t)out->channels + (size_t)c];
             for (int32_t f = 0; f < args->frames; ++f) {
                 sub_coefficients(state, low[f * pv[SUB_PARAM_BAND_LOW].stride_frame],
                                  high[f * pv[SUB_PARAM_BAND_HIGH].stride_frame],
                                  hpf[f * pv[SUB_PARAM_HIGHPASS].stride_frame],
-                                 rel[f * pv[SUB_PARAM_RELEASE].stride_frame], args->sample_rate);
+                                 fol[f * pv[SUB_PARAM_FOLLOW].stride_frame], args->sample_rate);
                 double v = x != NULL ? x[f] : 0.0;
                 v = isfinite(v) ? v : 0.0;
                 double band = sub_biquad(&state->band_hp, v, &ch->hp_s1, &ch->hp_s2);
                 band = sub_biquad(&state->band_lp, band, &ch->lp_s1, &ch->lp_s2);
                 const double rect = fabs(band) * (0.5 * kPi);
-                ch->env += (rect > ch->env ? state->attack_coef : state->release_coef) * (rect - ch->env);
+                ch->env += state->follow_coef * (rect - ch->env);
                 const double threshold = hyst[f * pv[SUB_PARAM_HYSTERESIS].stride_frame] * ch->env;
                 if (ch->schmitt < 0.0 && band > threshold && band > 0.0) {
                     ch->schmitt = 1.0;
@@ -210,7 +209,7 @@ static const AmpParamSpec sub_params[] = {
     {"div4", 0.25, -1.0e3, 1.0e3, "", "level of the square two octaves down", NULL, 0},
     {"dry", 1.0, -1.0e3, 1.0e3, "", "level of the input passed through", NULL, 0},
     {"hysteresis", 0.1, 0.0, 1.0, "", "Schmitt thresholds as a fraction of the followed level", NULL, 0},
-    {"release", 0.05, 0.0, 10.0, "s", "envelope follower fall time constant (rise: 5 ms)", NULL, 0},
+    {"follow", 0.02, 0.0, 10.0, "s", "envelope follower time constant (rise and fall)", NULL, 0},
     {"highpass", 20.0, 1.0, 1.0e5, "Hz", "2nd-order highpass on the subharmonic path", NULL, 0},
 };
 
