@@ -150,6 +150,22 @@ def run_app_scenario(scenario: Scenario, renderer: AmpAppRenderer, repeat: int, 
     return results
 
 
+LEGEND = """\
+Renderers: **amp**: one `oscillator` node (saw, minBLEP) per saw into a `mix`, then a `biquad` lowpass,
+as a user writes the patch; **amp oscillator_bank**: the same patch with one `oscillator_bank` node
+(the saws side by side in SIMD lanes, PolyBLEP) in place of the oscillators and the mix;
+**signalflow**: one `SawOscillator` per saw (SignalFlow's saw is not band-limited) into `Sum` and
+`BiquadFilter`; **signalflow 1 node x N ch**: one `SawOscillator` with a channel per saw, mixed down by
+`ChannelMixer`; **signalflow band-limited table**: one `Wavetable` node per saw reading a band-limited
+saw table; **pyo**: `Osc` over pyo's band-limited `SawTable`, `Mix`, `Biquad`; **pyo phasor**: `Phasor`
+scaled to [-1, 1] (not band-limited). amp computes in float64, the peers in float32. Every renderer
+gets the same seeded frequencies and the same 2-pole Butterworth lowpass (Q = 1/sqrt(2)); the numpy
+reference sums the saws' Fourier series up to Nyquist. Peers have no batch axis: they render the
+B variants one after another and the time is the sum. The targets compare with the fastest
+SignalFlow variant at each block size.
+"""
+
+
 def _fmt(value, spec: str, missing: str = "—") -> str:
     return missing if value is None else format(value, spec)
 
@@ -280,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{(finished - started).total_seconds():.0f} s in all, best of {repeat}.",
         "",
     ]
+    header += [LEGEND, ""]
     body = table(results, amp_names)
     goal_lines = [] if args.tiny else targets(results, amp_names)
     text = "\n".join(header) + body + "\n"
@@ -292,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.tiny and not args.no_write or args.output is not None:
         path = args.output or HERE.parent / "docs" / "performance.md"
-        write_section(path, "## Against the peers (`benchmarks/run.py`)\n\n" + text)
+        write_section(path, "## Against the peers (`benchmarks/run.py`)\n\n`python benchmarks/run.py` (peers: "
+                      "`pip install \".[bench]\"`; the section is rewritten by each run).\n\n" + text)
         log(f"wrote {path}")
 
     broken = [r for r in results if r.renderer.startswith("amp") and (not r.ok or r.note)]
