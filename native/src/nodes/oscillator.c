@@ -17,6 +17,15 @@
  * The reset input restarts the phase at `phase` when it rises through 0.5. The crossing's time
  * inside the sample is interpolated from the two samples around it and the jump it makes is
  * band-limited like any other, so a reset at audio rate is a clean hard sync. */
+/* The double-double arithmetic needs every product and sum rounded on its own (no contraction into
+ * fused multiply-adds, whatever the target); selects of FP values must be allowed to compute both
+ * sides so that the steady loop vectorizes (nothing here reads the FP exception flags). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off", "no-trapping-math")
+#elif defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #include "../amp_node.h"
 #include "../dsp/minblep_table.h"
 
@@ -58,8 +67,10 @@ typedef struct OscRow {
 typedef struct OscillatorState {
     int32_t batch;
     int32_t waveform;
+    int32_t max_frames;
     double initial_phase;
     OscRow *rows;
+    double *scratch; /* 3 * max_frames: a block's phases, whole cycles and breakpoint counts */
 } OscillatorState;
 
 static const double kTwoPi = 6.283185307179586476925286766559;
@@ -86,8 +97,12 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     if (state->initial_phase >= 1.0 || !(state->initial_phase >= 0.0)) {
         state->initial_phase = 0.0;
     }
+    state->max_frames = setup->max_frames;
     state->rows = (OscRow *)calloc((size_t)setup->batch, sizeof(OscRow));
-    if (state->rows == NULL) {
+    state->scratch = (double *)calloc(3 * (size_t)setup->max_frames, sizeof(double));
+    if (state->rows == NULL || state->scratch == NULL) {
+        free(state->rows);
+        free(state->scratch);
         free(state);
         return AMP_NODE_NO_MEMORY;
     }
@@ -144,25 +159,21 @@ static inline OscPhase osc_phase_at(OscPhase anchor, double head, double tail, d
     const double s = anchor.hi + prod;
     const double bv = s - anchor.hi;
     const double e = (anchor.hi - (s - bv)) + (prod - bv) + anchor.lo + count * tail;
-    double fl = (double)(long long)s;
-    if (fl > s) {
-        fl -= 1.0;
-    }
+    /* floor(s) without a call or a conversion: adding and taking off 1.5 * 2^52 rounds to the
+     * nearest integer (exact for |s| < 2^51, far beyond any phase here). */
+    const double nearest = (s + 6755399441055744.0) - 6755399441055744.0;
+    double fl = nearest > s ? nearest - 1.0 : nearest;
     const double hi = s - fl; /* exact */
     double t = hi + e;
     const double lo = e - (t - hi);
-    if (t >= 1.0) {
-        t -= 1.0;
-        fl += 1.0;
-    } else if (t < 0.0) {
-        t += 1.0;
-        fl -= 1.0;
-        if (t >= 1.0) { /* a phase a hair below a whole cycle: call it the cycle's start */
-            t = 0.0;
-            fl += 1.0;
-        }
-    }
-    *whole = fl;
+    /* Written as selects so that a loop of these vectorizes. */
+    const double up = t >= 1.0 ? 1.0 : 0.0;
+    const double down = t < 0.0 ? 1.0 : 0.0;
+    t = (t - up) + down;
+    fl = (fl + up) - down;
+    const double top = t >= 1.0 ? 1.0 : 0.0; /* a hair below a whole cycle: call it the cycle's start */
+    t = top > 0.0 ? 0.0 : t;
+    *whole = fl + top;
     return (OscPhase){t, lo};
 }
 
@@ -273,6 +284,34 @@ static inline void osc_breakpoints(double *ring, int32_t pos, int32_t *pending, 
     }
 }
 
+/* The saw's or triangle's naive value minus delay * slope: the band-limited line between
+ * breakpoints. */
+static inline double osc_shaped(int wf, double p, double width, double inc)
+{
+    return osc_naive(wf, p, width) - amp_minblep_delay * osc_slope(wf, p) * inc;
+}
+
+/* The square's level changed from `level` to `value` on this sample: the residual of the edge
+ * that did it, rising at p = 0, falling at the width (the other way round when the phase runs
+ * backwards). Where the width moved across the phase instead, or a reset jumped it, the edge is
+ * put inside this sample at the nearest time the phase allows. */
+static inline void osc_square_edge(double *ring, int32_t pos, int32_t *pending, double value, double level, double p,
+                                   double width, double step, double since_reset)
+{
+    const int rising = value > level;
+    const double edge = (rising == (step >= 0.0)) ? 0.0 : width;
+    double d = step >= 0.0 ? p - edge : edge - p;
+    if (d < 0.0) {
+        d += 1.0;
+    }
+    double x = fabs(step) > 0.0 ? d / fabs(step) : 0.0;
+    x = x > 1.0 ? 1.0 : x;
+    if (since_reset >= 0.0 && x > since_reset) {
+        x = since_reset;
+    }
+    osc_schedule(ring, pos, pending, x, value - level, 0.0);
+}
+
 /* One row over a block. The caller passes NULL inputs and zero strides where they are constant,
  * and a constant waveform, so that each call site compiles to its own loop. */
 static inline __attribute__((always_inline)) void osc_run(const OscillatorState *state, OscRow *row, const int wf,
@@ -280,9 +319,8 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
                                                           const double *fm, const double *rs, const double *am,
                                                           const ptrdiff_t am_stride, const double *pw,
                                                           const ptrdiff_t pw_stride, double sr,
-                                                          double *restrict y, int32_t frames)
+                                                          double *restrict y, int32_t begin, int32_t end)
 {
-    const double delay = amp_minblep_delay;
     const double phase0 = state->initial_phase;
     const int varying = fq_stride != 0 || fm != NULL;
     double *restrict ring = row->ring;
@@ -306,7 +344,7 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
     if (!varying) {
         osc_increment(fq[0], sr, &inc_hi, &inc_lo);
     }
-    for (int32_t f = 0; f < frames; ++f) {
+    for (int32_t f = begin; f < end; ++f) {
         if (varying) {
             osc_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, &inc_hi, &inc_lo);
         }
@@ -364,26 +402,11 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
         } else if (wf == OSC_SQUARE) {
             value = phase.hi < width ? 1.0 : -1.0;
             if (started && value != level && fabs(step_hi) < 1.0) {
-                /* The edge that changed the level: rising at p = 0, falling at the width (the
-                 * other way round when the phase runs backwards). Where the width moved across
-                 * the phase instead, or a reset jumped it, the edge is put inside this sample
-                 * at the nearest time the phase allows. */
-                const int rising = value > level;
-                const double edge = (rising == (step_hi >= 0.0)) ? 0.0 : width;
-                double d = step_hi >= 0.0 ? phase.hi - edge : edge - phase.hi;
-                if (d < 0.0) {
-                    d += 1.0;
-                }
-                double x = fabs(step_hi) > 0.0 ? d / fabs(step_hi) : 0.0;
-                x = x > 1.0 ? 1.0 : x;
-                if (since_reset >= 0.0 && x > since_reset) {
-                    x = since_reset;
-                }
-                osc_schedule(ring, pos, &pending, x, value - level, 0.0);
+                osc_square_edge(ring, pos, &pending, value, level, phase.hi, width, step_hi, since_reset);
             }
             level = value;
         } else {
-            value = osc_naive(wf, phase.hi, width) - delay * osc_slope(wf, phase.hi) * inc_hi;
+            value = osc_shaped(wf, phase.hi, width, inc_hi);
         }
         if (pending > 0) {
             value += ring[pos];
@@ -413,6 +436,131 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
     row->pending = pending;
 }
 
+/* A steady saw, square or triangle. After the block's first two samples (which may change the
+ * increment) every phase is an independent product: one pass computes them and the naive lines
+ * (it vectorizes), a second places the residuals in order, a third applies amp. The result is the
+ * same, bit for bit, as osc_run's. */
+static inline __attribute__((always_inline)) void osc_run_steady(const OscillatorState *state, OscRow *row,
+                                                                 const int wf, const double *fq,
+                           const double *am, ptrdiff_t am_stride, const double *pw, double sr, double *restrict y,
+                           int32_t frames)
+{
+    const int32_t lead = frames < 2 ? frames : 2;
+    osc_run(state, row, wf, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, 0, lead);
+    const double width = pw[0] < 0.0 ? 0.0 : (pw[0] > 1.0 ? 1.0 : pw[0]);
+    double *restrict ph = state->scratch;
+    double *restrict wh = state->scratch + state->max_frames;
+    double *restrict qa = state->scratch + 2 * (size_t)state->max_frames;
+    int32_t f = lead;
+    while (f < frames) {
+        if (row->count >= OSC_ANCHOR_SPAN) { /* one sample the general way: it re-anchors */
+            osc_run(state, row, wf, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, f, f + 1);
+            ++f;
+            continue;
+        }
+        const double room = OSC_ANCHOR_SPAN - row->count;
+        const int32_t n = (double)(frames - f) < room ? frames - f : (int32_t)room;
+        const OscPhase anchor = row->anchor;
+        const double head = row->anchor_head;
+        const double tail = row->anchor_tail;
+        const double count = row->count;
+        const double inc = row->inc_hi;
+        double *restrict out = y + f;
+        /* q: a count that moves exactly when a breakpoint is passed (whole cycles for the saw,
+         * half-cycles for the triangle, the level for the square). */
+        for (int32_t i = 0; i < n; ++i) {
+            double w;
+            const OscPhase p = osc_phase_at(anchor, head, tail, count + 1.0 + (double)i, &w);
+            ph[i] = p.hi;
+            wh[i] = w;
+            if (wf == OSC_SQUARE) {
+                out[i] = p.hi < width ? 1.0 : -1.0;
+                qa[i] = out[i];
+            } else {
+                out[i] = osc_shaped(wf, p.hi, width, inc);
+                qa[i] = wf == OSC_SAW ? w : 2.0 * w + (p.hi >= 0.25 ? 1.0 : 0.0) + (p.hi >= 0.75 ? 1.0 : 0.0);
+            }
+        }
+        double *restrict ring = row->ring;
+        double level = row->level;
+        double q = wf == OSC_SQUARE ? level
+                   : wf == OSC_SAW  ? row->whole
+                                    : 2.0 * row->whole + (row->phase.hi >= 0.25 ? 1.0 : 0.0) +
+                                         (row->phase.hi >= 0.75 ? 1.0 : 0.0);
+        int32_t pos = row->pos;
+        int32_t pending = row->pending;
+        int32_t i = 0;
+        while (i < n) {
+            if (pending == 0) { /* nothing to place until q moves */
+                while (i < n && qa[i] == q) {
+                    ++i;
+                }
+                if (i == n) {
+                    break;
+                }
+            }
+            const double prev = i > 0 ? ph[i - 1] : row->phase.hi;
+            const double prev_whole = i > 0 ? wh[i - 1] : row->whole;
+            if (wf == OSC_SQUARE) {
+                if (out[i] != level && fabs(inc) < 1.0) {
+                    osc_square_edge(ring, pos, &pending, out[i], level, ph[i], width, inc, -1.0);
+                }
+                level = out[i];
+            } else {
+                osc_breakpoints(ring, pos, &pending, wf, prev, ph[i], wh[i] - prev_whole, inc, 0.0, 2.0);
+            }
+            if (pending > 0) {
+                out[i] += ring[pos];
+                ring[pos] = 0.0;
+                pos = (pos + 1) & (OSC_RING - 1);
+                --pending;
+            }
+            q = qa[i];
+            ++i;
+        }
+        if (wf == OSC_SQUARE) {
+            level = qa[n - 1];
+        }
+        if (am_stride == 0) {
+            const double gain = am[0];
+            for (int32_t i = 0; i < n; ++i) {
+                out[i] *= gain;
+            }
+        } else {
+            for (int32_t i = 0; i < n; ++i) {
+                out[i] *= am[(f + i) * am_stride];
+            }
+        }
+        double w;
+        row->phase = osc_phase_at(anchor, head, tail, count + (double)n, &w);
+        row->whole = w;
+        row->count = count + (double)n;
+        row->level = level;
+        row->pos = pos;
+        row->pending = pending;
+        f += n;
+    }
+}
+
+/* The steady loops, one per shape, compiled for wider vectors where the machine has them. Every
+ * clone performs the same IEEE operations in the same order (no contraction, no reassociation),
+ * so the output does not depend on the machine. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+#define OSC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OSC_CLONES
+#endif
+
+#define OSC_STEADY(name, shape)                                                                                   \
+    OSC_CLONES static void name(const OscillatorState *state, OscRow *row, const double *fq, const double *am,  \
+                                ptrdiff_t am_stride, const double *pw, double sr, double *y, int32_t frames)     \
+    {                                                                                                            \
+        osc_run_steady(state, row, shape, fq, am, am_stride, pw, sr, y, frames);                                 \
+    }
+OSC_STEADY(osc_steady_saw, OSC_SAW)
+OSC_STEADY(osc_steady_square, OSC_SQUARE)
+OSC_STEADY(osc_steady_triangle, OSC_TRIANGLE)
+
 static void osc_run_waveform(const OscillatorState *state, OscRow *row, int wf, const double *fq, ptrdiff_t fq_stride,
                              const double *fm, const double *rs, const double *am, ptrdiff_t am_stride,
                              const double *pw, ptrdiff_t pw_stride, double sr, double *y, int32_t frames)
@@ -421,30 +569,30 @@ static void osc_run_waveform(const OscillatorState *state, OscRow *row, int wf, 
     switch (wf) {
     case OSC_SAW:
         if (steady) {
-            osc_run(state, row, OSC_SAW, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, frames);
+            osc_steady_saw(state, row, fq, am, am_stride, pw, sr, y, frames);
         } else {
-            osc_run(state, row, OSC_SAW, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, frames);
+            osc_run(state, row, OSC_SAW, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
         }
         break;
     case OSC_SQUARE:
         if (steady && pw_stride == 0) {
-            osc_run(state, row, OSC_SQUARE, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, frames);
+            osc_steady_square(state, row, fq, am, am_stride, pw, sr, y, frames);
         } else {
-            osc_run(state, row, OSC_SQUARE, fq, fq_stride, fm, rs, am, am_stride, pw, pw_stride, sr, y, frames);
+            osc_run(state, row, OSC_SQUARE, fq, fq_stride, fm, rs, am, am_stride, pw, pw_stride, sr, y, 0, frames);
         }
         break;
     case OSC_TRIANGLE:
         if (steady) {
-            osc_run(state, row, OSC_TRIANGLE, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, frames);
+            osc_steady_triangle(state, row, fq, am, am_stride, pw, sr, y, frames);
         } else {
-            osc_run(state, row, OSC_TRIANGLE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, frames);
+            osc_run(state, row, OSC_TRIANGLE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
         }
         break;
     default:
         if (steady) {
-            osc_run(state, row, OSC_SINE, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, frames);
+            osc_run(state, row, OSC_SINE, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, 0, frames);
         } else {
-            osc_run(state, row, OSC_SINE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, frames);
+            osc_run(state, row, OSC_SINE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
         }
         break;
     }
@@ -479,6 +627,7 @@ static void osc_destroy(void *opaque)
     OscillatorState *state = (OscillatorState *)opaque;
     if (state != NULL) {
         free(state->rows);
+        free(state->scratch);
         free(state);
     }
 }
