@@ -4,7 +4,15 @@
  * steers parameters; its corners are wanted): sine sin(2 pi p); triangle 4p, 2 - 4p, 4p - 4 on
  * [0, 1/4), [1/4, 3/4), [3/4, 1) (in phase with the sine); saw 2p - 1; square +1 on [0, 1/2),
  * else -1. Sample n of a steady LFO has p = frac(phase + n freq / sample_rate). */
+/* Exact IEEE operations, uncontracted, so the sine is the same on every machine. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#elif defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #include "../amp_node.h"
+#include "../dsp/sine.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,8 +26,6 @@ typedef struct LfoState {
     double initial_phase;
     double *phase; /* per batch row, in [0, 1) */
 } LfoState;
-
-static const double kTwoPi = 6.283185307179586476925286766559;
 
 static void lfo_reset_rows(LfoState *state)
 {
@@ -60,7 +66,7 @@ static inline double lfo_shape(int waveform, double p)
     case LFO_SQUARE:
         return p < 0.5 ? 1.0 : -1.0;
     default:
-        return sin(kTwoPi * p);
+        return amp_sin_cycles(p, 0.0);
     }
 }
 

@@ -1,7 +1,8 @@
 /* oscillator - sine, saw, square and triangle from one phase kept in double-double precision, so
  * that ten seconds of a steady tone stay within 1e-15 cycles of the exact phase.
  *
- * The sine is exact: sample n of a steady tone is amp * sin(2 pi (phase + n freq / sample_rate)).
+ * The sine is exact: sample n of a steady tone is amp * sin(2 pi (phase + n freq / sample_rate)),
+ * to about 1e-16 (dsp/sine.h).
  * The saw, square and triangle are band-limited: each is its naive waveform through a fixed
  * minimum-phase lowpass (cutoff 0.44 sample_rate, dsp/minblep_table.h), sampled. A naive waveform
  * is linear between breakpoints, so that is the naive waveform delayed by the lowpass's mean delay
@@ -28,6 +29,7 @@
 
 #include "../amp_node.h"
 #include "../dsp/minblep_table.h"
+#include "../dsp/sine.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -189,10 +191,14 @@ static inline double osc_naive(int wf, double p, double pw)
         return 2.0 * p - 1.0;
     case OSC_SQUARE:
         return p < pw ? 1.0 : -1.0;
-    case OSC_TRIANGLE:
-        return p < 0.25 ? 4.0 * p : (p < 0.75 ? 2.0 - 4.0 * p : 4.0 * p - 4.0);
+    case OSC_TRIANGLE: {
+        /* 0/1 weights rather than branches (exact: two terms are 0), so that loops vectorize. */
+        const double rising = p < 0.25 ? 1.0 : 0.0;
+        const double last = p >= 0.75 ? 1.0 : 0.0;
+        return rising * (4.0 * p) + (1.0 - rising - last) * (2.0 - 4.0 * p) + last * (4.0 * p - 4.0);
+    }
     default:
-        return sin(kTwoPi * p);
+        return amp_sin_cycles(p, 0.0);
     }
 }
 
@@ -205,7 +211,7 @@ static inline double osc_slope(int wf, double p)
     case OSC_SQUARE:
         return 0.0;
     case OSC_TRIANGLE:
-        return (p < 0.25 || p >= 0.75) ? 4.0 : -4.0;
+        return (p < 0.25 ? 8.0 : 0.0) + (p >= 0.75 ? 8.0 : 0.0) - 4.0;
     default:
         return kTwoPi * cos(kTwoPi * p);
     }
@@ -398,7 +404,7 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
         }
         double value;
         if (wf == OSC_SINE) {
-            value = sin(kTwoPi * phase.hi + kTwoPi * phase.lo);
+            value = amp_sin_cycles(phase.hi, phase.lo);
         } else if (wf == OSC_SQUARE) {
             value = phase.hi < width ? 1.0 : -1.0;
             if (started && value != level && fabs(step_hi) < 1.0) {
@@ -473,7 +479,10 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
             const OscPhase p = osc_phase_at(anchor, head, tail, count + 1.0 + (double)i, &w);
             ph[i] = p.hi;
             wh[i] = w;
-            if (wf == OSC_SQUARE) {
+            if (wf == OSC_SINE) {
+                out[i] = amp_sin_cycles(p.hi, p.lo);
+                qa[i] = 0.0; /* no breakpoints: only a reset's residuals, already pending, go in */
+            } else if (wf == OSC_SQUARE) {
                 out[i] = p.hi < width ? 1.0 : -1.0;
                 qa[i] = out[i];
             } else {
@@ -483,8 +492,9 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
         }
         double *restrict ring = row->ring;
         double level = row->level;
-        double q = wf == OSC_SQUARE ? level
-                   : wf == OSC_SAW  ? row->whole
+        double q = wf == OSC_SINE     ? 0.0
+                   : wf == OSC_SQUARE ? level
+                   : wf == OSC_SAW    ? row->whole
                                     : 2.0 * row->whole + (row->phase.hi >= 0.25 ? 1.0 : 0.0) +
                                          (row->phase.hi >= 0.75 ? 1.0 : 0.0);
         int32_t pos = row->pos;
@@ -501,7 +511,9 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
             }
             const double prev = i > 0 ? ph[i - 1] : row->phase.hi;
             const double prev_whole = i > 0 ? wh[i - 1] : row->whole;
-            if (wf == OSC_SQUARE) {
+            if (wf == OSC_SINE) {
+                /* nothing to detect */
+            } else if (wf == OSC_SQUARE) {
                 if (out[i] != level && fabs(inc) < 1.0) {
                     osc_square_edge(ring, pos, &pending, out[i], level, ph[i], width, inc, -1.0);
                 }
@@ -557,6 +569,7 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
     {                                                                                                            \
         osc_run_steady(state, row, shape, fq, am, am_stride, pw, sr, y, frames);                                 \
     }
+OSC_STEADY(osc_steady_sine, OSC_SINE)
 OSC_STEADY(osc_steady_saw, OSC_SAW)
 OSC_STEADY(osc_steady_square, OSC_SQUARE)
 OSC_STEADY(osc_steady_triangle, OSC_TRIANGLE)
@@ -590,7 +603,7 @@ static void osc_run_waveform(const OscillatorState *state, OscRow *row, int wf, 
         break;
     default:
         if (steady) {
-            osc_run(state, row, OSC_SINE, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, 0, frames);
+            osc_steady_sine(state, row, fq, am, am_stride, pw, sr, y, frames);
         } else {
             osc_run(state, row, OSC_SINE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
         }
