@@ -313,13 +313,17 @@ static void check_streamer(void)
         if (round % 4 == 0) {
             /* the graph goes first; the streamer stays answerable */
             amp_graph_destroy(graph);
-            graph = create(&d, &p, 2 + round % 3, 0, 256);
+            graph = create(&d, &p, 1 + round % 2, 0, 256);
             CHECK_EQ_INT(amp_streamer_read(streamer, piece, BATCH, 1, 0, &got), AMP_ERR_STOPPED);
         }
         CHECK_EQ_INT(amp_streamer_destroy(streamer), AMP_OK);
     }
     printf("slowest stop: %.3f ms\n", worst * 1e3);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    CHECK(worst < 1.0); /* instrumented code runs several times slower */
+#else
     CHECK(worst < 0.1);
+#endif
 
     /* a failure inside the network reaches the reader with its node, stage and block */
     {

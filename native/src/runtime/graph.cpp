@@ -156,15 +156,7 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
         node.desc = &desc_.nodes[i];
         node.spec = node.desc->spec;
         node.channels = static_cast<int32_t>(plan_.node_channels[i]);
-        node.inputs.resize(static_cast<size_t>(node.spec->num_inputs));
-        node.outputs.resize(static_cast<size_t>(node.spec->num_outputs));
-        for (int o = 0; o < node.spec->num_outputs; ++o) {
-            const AmpPlanValue &value = plan_.values[plan_.value_base[i] + static_cast<uint32_t>(o)];
-            node.outputs[static_cast<size_t>(o)] =
-                AmpSignal{nullptr, static_cast<int32_t>(value.channels), config_.max_block_frames};
-        }
         node.param_sources.resize(static_cast<size_t>(node.spec->num_params));
-        node.params.resize(static_cast<size_t>(node.spec->num_params));
         for (int p = 0; p < node.spec->num_params; ++p) {
             node.param_sources[static_cast<size_t>(p)].base = node.desc->params[p];
             node.param_sources[static_cast<size_t>(p)].held = node.desc->params[p];
@@ -175,27 +167,19 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
     for (uint32_t i = 0; i < desc_.node_count; ++i) {
         NodeInstance &node = nodes_[i];
         port_channels[i].assign(static_cast<size_t>(node.spec->num_inputs), 0);
-        std::vector<size_t> counts(static_cast<size_t>(node.spec->num_inputs), 0);
+        node.port_counts.assign(static_cast<size_t>(node.spec->num_inputs), 0);
         for (int port = 0; port < node.spec->num_inputs; ++port) {
             for (uint32_t e = 0; e < desc_.edge_count; ++e) {
                 const AmpDescEdge &edge = desc_.edges[e];
                 if (edge.dst_node == i && edge.dst_input == static_cast<uint32_t>(port)) {
                     const uint32_t v = plan_.value_base[edge.src_node] + edge.src_output;
                     const int32_t channels = static_cast<int32_t>(plan_.values[v].channels);
-                    node.input_signals.push_back(AmpSignal{nullptr, channels, config_.max_block_frames});
                     node.input_values.push_back(v);
                     int32_t &widest = port_channels[i][static_cast<size_t>(port)];
                     widest = channels > widest ? channels : widest;
-                    ++counts[static_cast<size_t>(port)];
+                    ++node.port_counts[static_cast<size_t>(port)];
                 }
             }
-        }
-        size_t cursor = 0;
-        for (int port = 0; port < node.spec->num_inputs; ++port) {
-            const size_t count = counts[static_cast<size_t>(port)];
-            node.inputs[static_cast<size_t>(port)].signals = count ? &node.input_signals[cursor] : nullptr;
-            node.inputs[static_cast<size_t>(port)].count = static_cast<int32_t>(count);
-            cursor += count;
         }
     }
     for (uint32_t r = 0; r < plan_.route_count; ++r) {
@@ -274,16 +258,18 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     }
     std::vector<uint32_t> run_process(n, 0);      // the process that calls process() of the node
     std::vector<uint32_t> absorb_process(n, 0);   // delay nodes: the process that calls absorb()
+    std::vector<uint32_t> member_nodes;
     for (uint32_t k = 0; k < plan_.order_count;) {
         const uint32_t node = plan_.order[k];
         const bool delayed = desc_.nodes[node].spec->block_delay > 0;
         Process process;
-        process.first = static_cast<uint32_t>(process_members_.size());
+        process.first = static_cast<uint32_t>(member_nodes.size());
         if (delayed) {
             // A fused group never runs a delay node's two halves: they split it where it sits.
+            // Both halves fire the same member.
             process.kind = Process::kEmit;
             process.count = 1;
-            process_members_.push_back(node);
+            member_nodes.push_back(node);
             run_process[node] = static_cast<uint32_t>(processes_.size());
             processes_.push_back(process);
             process.kind = Process::kAbsorb;
@@ -296,7 +282,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         const uint32_t index = static_cast<uint32_t>(processes_.size());
         do {
             const uint32_t member = plan_.order[k];
-            process_members_.push_back(member);
+            member_nodes.push_back(member);
             run_process[member] = index;
             ++process.count;
             ++k;
@@ -327,6 +313,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     }
 
     const int32_t depth = config_.channel_depth;
+    depth_ = depth;
     const size_t block_samples = static_cast<size_t>(config_.batch) * static_cast<size_t>(config_.max_block_frames);
     std::vector<std::vector<Dependency>> waits(processes_.size());
     stores_.assign(values, ValueStore{});
@@ -380,6 +367,69 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             waits[absorb_process[i]].push_back(Dependency{run_process[i], 0});
             waits[run_process[i]].push_back(Dependency{absorb_process[i], 1});
         }
+    }
+
+    // Members and their arrays, in firing order. Sized first: the members point into them.
+    size_t link_count = 0;
+    size_t port_count = 0;
+    size_t signal_count = 0;
+    size_t view_count = 0;
+    for (uint32_t node : member_nodes) {
+        const NodeInstance &instance = nodes_[node];
+        link_count += instance.input_values.size() + static_cast<size_t>(instance.spec->num_outputs);
+        port_count += static_cast<size_t>(instance.spec->num_inputs);
+        signal_count += instance.input_values.size() + static_cast<size_t>(instance.spec->num_outputs);
+        view_count += static_cast<size_t>(instance.spec->num_params);
+    }
+    links_.assign(link_count, SignalLink{nullptr, nullptr, 0});
+    ports_.assign(port_count, AmpInputPort{nullptr, 0});
+    signals_.assign(signal_count, AmpSignal{nullptr, 0, 0});
+    views_.assign(view_count, AmpParamView{nullptr, 0, 0, 0});
+    dynamic_.assign(view_count, 0);
+    members_.assign(member_nodes.size(), Member{});
+    size_t links = 0;
+    size_t ports = 0;
+    size_t signals = 0;
+    size_t views = 0;
+    auto link = [&](uint32_t value) {
+        const ValueStore &store = stores_[value];
+        AmpSignal &signal = signals_[signals++];
+        signal = AmpSignal{store.data, store.channels, config_.max_block_frames};
+        links_[links++] = SignalLink{&signal, store.data, store.slots > 1 ? store.slot_size : 0};
+        return &signal;
+    };
+    for (size_t m = 0; m < member_nodes.size(); ++m) {
+        NodeInstance &node = nodes_[member_nodes[m]];
+        Member &member = members_[m];
+        member.spec = node.spec;
+        member.state = node.state;
+        member.node = node.index;
+        member.sink = node.index == sink_node_;
+        member.links = static_cast<uint32_t>(links);
+        member.input_links = static_cast<uint32_t>(node.input_values.size());
+        member.output_links = static_cast<uint32_t>(node.spec->num_outputs);
+        member.inputs = ports_.data() + ports;
+        ports += static_cast<size_t>(node.spec->num_inputs);
+        size_t connection = 0;
+        for (int port = 0; port < node.spec->num_inputs; ++port) {
+            const int32_t count = node.port_counts[static_cast<size_t>(port)];
+            AmpInputPort &input = member.inputs[port];
+            input.count = count;
+            input.signals = nullptr;
+            for (int32_t c = 0; c < count; ++c) {
+                AmpSignal *signal = link(node.input_values[connection++]);
+                if (c == 0) {
+                    input.signals = signal;
+                }
+            }
+        }
+        member.outputs = signals_.data() + signals;
+        for (int o = 0; o < node.spec->num_outputs; ++o) {
+            link(plan_.value_base[node.index] + static_cast<uint32_t>(o));
+        }
+        member.params = views_.data() + views;
+        member.dynamic = static_cast<uint32_t>(views);
+        views += static_cast<size_t>(node.spec->num_params);
     }
     network_.build(waits, config_.threads);
     return AMP_OK;
@@ -566,71 +616,90 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
     }
 }
 
-void Graph::prepare_params(NodeInstance &node, const BlockContext &block)
+// Which parameters need work every block in this render (a control curve, an override, routes
+// that do not all fold); the others get their constant view here, once.
+void Graph::select_params()
+{
+    for (Member &member : members_) {
+        NodeInstance &node = nodes_[member.node];
+        member.dynamic_count = 0;
+        for (size_t p = 0; p < node.param_sources.size(); ++p) {
+            const ParamSource &source = node.param_sources[p];
+            const bool folded = source.fold_active && source.folded_adds == source.add_routes.size() &&
+                                source.folded_muls == source.mul_routes.size();
+            const bool routed = source.scratch != nullptr && !folded;
+            if (source.binding >= 0 || source.override_index >= 0 || routed) {
+                dynamic_[member.dynamic + member.dynamic_count++] = static_cast<uint32_t>(p);
+            } else {
+                member.params[p] = AmpParamView{source.fold_active ? &source.folded_base : &source.base, 0, 0, 0};
+            }
+        }
+    }
+}
+
+void Graph::prepare_param(NodeInstance &node, AmpParamView &view, uint32_t p, const BlockContext &block)
 {
     const RenderRequest &request = *request_;
     const int32_t batch = config_.batch;
     const int32_t channels = node.channels;
     const int32_t frames = block.frames;
     const ptrdiff_t max_frames = config_.max_block_frames;
-    for (size_t p = 0; p < node.param_sources.size(); ++p) {
-        ParamSource &source = node.param_sources[p];
-        AmpParamView base{source.fold_active ? &source.folded_base : &source.base, 0, 0, 0};
-        const size_t first_add = source.fold_active ? source.folded_adds : 0;
-        const size_t first_mul = source.fold_active ? source.folded_muls : 0;
-        if (source.binding >= 0) {
-            // Followed even under an override, so the value held into the next render is the key's.
-            fill_curve(source, keys_[static_cast<size_t>(source.binding)], block.block_start, frames);
-            source.held = source.curve[static_cast<size_t>(frames - 1)];
-            base = AmpParamView{source.curve.data(), 0, 0, 1};
-        }
-        if (source.override_index >= 0) {
-            const AmpParamOverride &o = request.overrides[source.override_index];
-            const ptrdiff_t sf = o.frames == 1 ? 0 : 1;
-            const ptrdiff_t sc = o.channels == 1 ? 0 : static_cast<ptrdiff_t>(o.frames);
-            const ptrdiff_t sb = o.batch == 1 ? 0 : static_cast<ptrdiff_t>(o.frames) * o.channels;
-            base = AmpParamView{o.data + block.offset * sf, sb, sc, sf};
-        }
-        if (source.scratch == nullptr ||
-            (first_add == source.add_routes.size() && first_mul == source.mul_routes.size())) {
-            node.params[p] = base;
-            continue;
-        }
-        // (base + sum of add routes) * product of mul routes, rebuilt in scratch every block.
-        double *scratch = source.scratch;
-        for (int32_t b = 0; b < batch; ++b) {
-            for (int32_t c = 0; c < channels; ++c) {
-                double *y = scratch + (static_cast<ptrdiff_t>(b) * channels + c) * max_frames;
-                const double *x = amp_param_row(&base, b, c);
+    ParamSource &source = node.param_sources[p];
+    AmpParamView base{source.fold_active ? &source.folded_base : &source.base, 0, 0, 0};
+    const size_t first_add = source.fold_active ? source.folded_adds : 0;
+    const size_t first_mul = source.fold_active ? source.folded_muls : 0;
+    if (source.binding >= 0) {
+        // Followed even under an override, so the value held into the next render is the key's.
+        fill_curve(source, keys_[static_cast<size_t>(source.binding)], block.block_start, frames);
+        source.held = source.curve[static_cast<size_t>(frames - 1)];
+        base = AmpParamView{source.curve.data(), 0, 0, 1};
+    }
+    if (source.override_index >= 0) {
+        const AmpParamOverride &o = request.overrides[source.override_index];
+        const ptrdiff_t sf = o.frames == 1 ? 0 : 1;
+        const ptrdiff_t sc = o.channels == 1 ? 0 : static_cast<ptrdiff_t>(o.frames);
+        const ptrdiff_t sb = o.batch == 1 ? 0 : static_cast<ptrdiff_t>(o.frames) * o.channels;
+        base = AmpParamView{o.data + block.offset * sf, sb, sc, sf};
+    }
+    if (source.scratch == nullptr ||
+        (first_add == source.add_routes.size() && first_mul == source.mul_routes.size())) {
+        view = base;
+        return;
+    }
+    // (base + sum of add routes) * product of mul routes, rebuilt in scratch every block.
+    double *scratch = source.scratch;
+    for (int32_t b = 0; b < batch; ++b) {
+        for (int32_t c = 0; c < channels; ++c) {
+            double *y = scratch + (static_cast<ptrdiff_t>(b) * channels + c) * max_frames;
+            const double *x = amp_param_row(&base, b, c);
+            for (int32_t f = 0; f < frames; ++f) {
+                y[f] = x[f * base.stride_frame];
+            }
+            for (size_t k = first_add; k < source.add_routes.size(); ++k) {
+                const Route &route = routes_[source.add_routes[k]];
+                const ValueStore &store = stores_[route.source_value];
+                const AmpSignal src{store.data + (store.slots > 1 ? block.slot : 0) * store.slot_size, store.channels,
+                                    config_.max_block_frames};
+                const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
+                const double *m = amp_signal_row(&src, b, sc);
                 for (int32_t f = 0; f < frames; ++f) {
-                    y[f] = x[f * base.stride_frame];
+                    y[f] += route.scale * m[f];
                 }
-                for (size_t k = first_add; k < source.add_routes.size(); ++k) {
-                    const Route &route = routes_[source.add_routes[k]];
-                    const ValueStore &store = stores_[route.source_value];
-                    const AmpSignal src{value_data(route.source_value, block.block), store.channels,
-                                        config_.max_block_frames};
-                    const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
-                    const double *m = amp_signal_row(&src, b, sc);
-                    for (int32_t f = 0; f < frames; ++f) {
-                        y[f] += route.scale * m[f];
-                    }
-                }
-                for (size_t k = first_mul; k < source.mul_routes.size(); ++k) {
-                    const Route &route = routes_[source.mul_routes[k]];
-                    const ValueStore &store = stores_[route.source_value];
-                    const AmpSignal src{value_data(route.source_value, block.block), store.channels,
-                                        config_.max_block_frames};
-                    const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
-                    const double *m = amp_signal_row(&src, b, sc);
-                    for (int32_t f = 0; f < frames; ++f) {
-                        y[f] *= route.scale * m[f];
-                    }
+            }
+            for (size_t k = first_mul; k < source.mul_routes.size(); ++k) {
+                const Route &route = routes_[source.mul_routes[k]];
+                const ValueStore &store = stores_[route.source_value];
+                const AmpSignal src{store.data + (store.slots > 1 ? block.slot : 0) * store.slot_size, store.channels,
+                                    config_.max_block_frames};
+                const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
+                const double *m = amp_signal_row(&src, b, sc);
+                for (int32_t f = 0; f < frames; ++f) {
+                    y[f] *= route.scale * m[f];
                 }
             }
         }
-        node.params[p] = AmpParamView{scratch, static_cast<ptrdiff_t>(channels) * max_frames, max_frames, 1};
     }
+    view = AmpParamView{scratch, static_cast<ptrdiff_t>(channels) * max_frames, max_frames, 1};
 }
 
 void Graph::copy_to_output(const AmpSignal &sink, const BlockContext &block)
@@ -661,6 +730,7 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
     block.frames = remaining < request.block_frames ? static_cast<int32_t>(remaining) : request.block_frames;
     block.block_start = start_sample_ + block.offset;
     block.block_index = first_block_index_ + block_number;
+    block.slot = static_cast<size_t>(block_number % depth_);
 
     AmpProcessArgs args{};
     args.batch = config_.batch;
@@ -669,47 +739,47 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
     args.block_index = block.block_index;
     args.frame_position = block.block_start;
     const bool timing = timing_.load(std::memory_order_relaxed);
-    for (uint32_t k = process.first; k < process.first + process.count; ++k) {
-        const uint32_t member = process_members_[k];
-        NodeInstance &node = nodes_[member];
-        if (process.kind != Process::kEmit) {
-            for (size_t i = 0; i < node.input_signals.size(); ++i) {
-                node.input_signals[i].data = value_data(node.input_values[i], block_number);
+    const Member *end = members_.data() + process.first + process.count;
+    for (const Member *member = members_.data() + process.first; member != end; ++member) {
+        // emit() reads no input: its producers may not have run yet.
+        const SignalLink *link = links_.data() + member->links + (process.kind == Process::kEmit ? member->input_links : 0);
+        const SignalLink *last = links_.data() + member->links + member->input_links + member->output_links;
+        for (; link != last; ++link) {
+            link->signal->data = link->data + block.slot * link->stride;
+        }
+        NodeInstance &node = nodes_[member->node];
+        if (process.kind != Process::kAbsorb) {
+            for (uint32_t d = member->dynamic; d < member->dynamic + member->dynamic_count; ++d) {
+                const uint32_t p = dynamic_[d];
+                prepare_param(node, member->params[p], p, block);
             }
         }
-        const uint32_t first_value = plan_.value_base[member];
-        for (size_t o = 0; o < node.outputs.size(); ++o) {
-            node.outputs[o].data = value_data(first_value + static_cast<uint32_t>(o), block_number);
-        }
-        if (process.kind != Process::kAbsorb) {
-            prepare_params(node, block);
-        }
-        args.inputs = node.inputs.data();
-        args.outputs = node.outputs.data();
-        args.params = node.params.data();
+        args.inputs = member->inputs;
+        args.outputs = member->outputs;
+        args.params = member->params;
         args.message = node.message;
         args.message_size = sizeof(node.message);
         node.message[0] = '\0';
         int status = AMP_NODE_OK;
         if (process.kind == Process::kAbsorb) {
-            status = node.spec->ops.absorb(node.state, &args);
+            status = member->spec->ops.absorb(member->state, &args);
         } else {
             const uint64_t started = AMP_LOG_NOW_NS();
             const uint64_t timed = timing ? timing_now_ns() : 0;
-            status = node.spec->ops.process(node.state, &args);
+            status = member->spec->ops.process(member->state, &args);
             if (timing) {
-                node_ns_[member] += timing_now_ns() - timed;
-                ++node_calls_[member];
+                node_ns_[member->node] += timing_now_ns() - timed;
+                ++node_calls_[member->node];
             }
             AMP_LOG_NODE_TIMING(node.desc->name, block.block_index, block.frames, started);
         }
         if (status != AMP_NODE_OK) {
-            process.failed_node = member;
+            process.failed_node = member->node;
             process.failed_stage = process.kind == Process::kAbsorb ? "absorb" : "process";
             return AMP_ERR_RUNTIME;
         }
-        if (member == sink_node_ && process.kind != Process::kAbsorb) {
-            copy_to_output(node.outputs[0], block);
+        if (member->sink && process.kind != Process::kAbsorb) {
+            copy_to_output(member->outputs[0], block);
         }
     }
     return AMP_OK;
@@ -778,6 +848,7 @@ int32_t Graph::render_claimed(const RenderRequest &request)
         nodes_[o.node].param_sources[o.param].override_index = static_cast<int>(i);
     }
     activate_folds(request);
+    select_params();
     request_ = &request;
     start_sample_ = start_sample;
     first_block_index_ = block_index_;

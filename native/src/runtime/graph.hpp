@@ -62,13 +62,35 @@ struct NodeInstance {
     const AmpNodeSpec *spec = nullptr;
     void *state = nullptr;
     int32_t channels = 1;
-    std::vector<AmpSignal> input_signals;  // every connection, grouped by port
-    std::vector<uint32_t> input_values;    // the plan value behind each connection
-    std::vector<AmpInputPort> inputs;
-    std::vector<AmpSignal> outputs;
+    std::vector<uint32_t> input_values;    // the plan value behind every connection, grouped by port
+    std::vector<int32_t> port_counts;      // connections per input port
     std::vector<ParamSource> param_sources;
-    std::vector<AmpParamView> params;
     char message[256] = {0};
+};
+
+// Points one AmpSignal at its value's block: data + slot * stride, where slot is block % depth
+// (stride 0 for a value read only inside its process, which has a single block).
+struct SignalLink {
+    AmpSignal *signal;
+    double *data;
+    size_t stride;
+};
+
+// A node as its process fires it. Everything a firing touches sits in arrays laid out in firing
+// order (links_, ports_, signals_, views_), so a long fused chain walks memory front to back.
+struct Member {
+    const AmpNodeSpec *spec = nullptr;
+    void *state = nullptr;
+    uint32_t node = 0;
+    uint32_t links = 0;          // links_[links .. + input_links + output_links): inputs, then outputs
+    uint32_t input_links = 0;
+    uint32_t output_links = 0;
+    uint32_t dynamic = 0;        // dynamic_[dynamic .. + dynamic_count): parameters rebuilt every block
+    uint32_t dynamic_count = 0;
+    AmpInputPort *inputs = nullptr;
+    AmpSignal *outputs = nullptr;
+    AmpParamView *params = nullptr;
+    bool sink = false;
 };
 
 // A control key bound to at least one parameter, and its events in the current render's blob.
@@ -90,7 +112,7 @@ struct ValueStore {
 struct Process {
     enum Kind : uint8_t { kRun = 0, kEmit = 1, kAbsorb = 2 };
     Kind kind = kRun;
-    uint32_t first = 0;   // members: process_members_[first .. first + count), in plan order
+    uint32_t first = 0;   // members_[first .. first + count), in plan order
     uint32_t count = 0;
     // Written by the thread whose firing failed; read once the network has stopped.
     uint32_t failed_node = 0;
@@ -155,20 +177,16 @@ private:
         int32_t frames;
         int64_t block_start;  // stream sample of the block's first frame
         int64_t block_index;
+        size_t slot;          // block % channel depth: the slot of every channel
     };
 
     int32_t build_nodes(AmpErrorInfo *error);
     int32_t build_network(AmpErrorInfo *error);
     int32_t load_control(const RenderRequest &request, int64_t *start_sample);
     void fill_curve(ParamSource &source, const ControlKey &key, int64_t block_start, int32_t frames) const;
-    void prepare_params(NodeInstance &node, const BlockContext &block);
+    void prepare_param(NodeInstance &node, AmpParamView &view, uint32_t param, const BlockContext &block);
+    void select_params();
     void copy_to_output(const AmpSignal &sink, const BlockContext &block);
-    double *value_data(uint32_t value, int64_t block) const
-    {
-        const ValueStore &store = stores_[value];
-        const size_t slot = store.slots == 1 ? 0 : static_cast<size_t>(block % store.slots);
-        return store.data + slot * store.slot_size;
-    }
     int32_t fail(int32_t code, const char *stage, const char *node, int64_t block, const char *format, ...);
     void fold_constants();       // constant_folding.cpp
     void activate_folds(const RenderRequest &request);
@@ -184,9 +202,15 @@ private:
     std::vector<ValueStore> stores_;           // one per plan value
     std::vector<double *> allocations_;
     std::vector<Process> processes_;
-    std::vector<uint32_t> process_members_;
+    std::vector<Member> members_;
+    std::vector<SignalLink> links_;
+    std::vector<AmpInputPort> ports_;
+    std::vector<AmpSignal> signals_;
+    std::vector<AmpParamView> views_;
+    std::vector<uint32_t> dynamic_;            // per member, room for every parameter
     Network network_;
     uint32_t sink_node_ = 0;
+    int32_t depth_ = 2;
     uint32_t sink_value_ = 0;
     std::atomic<int64_t> frame_position_{0};
     int64_t block_index_ = 0;

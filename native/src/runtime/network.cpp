@@ -80,6 +80,10 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for, int32
     const uint32_t count = static_cast<uint32_t>(waits_for.size());
     process_count_ = count;
     threads_ = threads < 1 ? 1 : threads;
+    // More threads than cores: a spinning thread would keep a preempted one (which may hold the
+    // block everybody waits for) off the core, so poll only briefly before sleeping.
+    const unsigned cores = std::thread::hardware_concurrency();
+    spins_ = cores != 0 && static_cast<unsigned>(threads_) > cores ? kSpins / 16 : kSpins;
     // Merge duplicates, keeping the smallest lag (waiting for block n also covers n - 2), and add
     // the lag-1 self dependency that keeps each process sequential.
     std::vector<std::vector<Dependency>> deps(count);
@@ -105,7 +109,12 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for, int32
     // in its channel, or a delay node's two halves), so while a process has fired blocks up to
     // n - 1 nothing can signal it for a block beyond n + max_lag - 1: counters for `window`
     // consecutive blocks, reused round robin, are enough.
-    window_ = max_lag + 1;
+    // (A power of two, so that a block's counter is block & mask.)
+    window_ = 2;
+    while (window_ < max_lag + 1) {
+        window_ *= 2;
+    }
+    mask_ = window_ - 1;
     stride_ = (static_cast<size_t>(window_) + 15) / 16 * 16;
     counters_.reset(new std::atomic<int32_t>[static_cast<size_t>(count) * stride_]);
     initial_.assign(static_cast<size_t>(count) * static_cast<size_t>(window_), 0);
@@ -205,11 +214,16 @@ void Network::wake_all()
 template <typename Predicate>
 void Network::idle(Predicate ready_to_go)
 {
-    for (int i = 0; i < kSpins; ++i) {
+    for (int i = 0; i < spins_; ++i) {
         if (ready_to_go()) {
             return;
         }
-        cpu_relax();
+        // Yield now and then: on a busy machine the thread we wait for may be queued on this core.
+        if ((i & 63) == 63) {
+            std::this_thread::yield();
+        } else {
+            cpu_relax();
+        }
     }
     const uint64_t epoch = epoch_.load(std::memory_order_acquire);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
@@ -291,7 +305,7 @@ void Network::execute(uint32_t process, uint32_t generation)
         next_block_[process] = block + 1;
         // This block's counter now counts for block + window, which nothing can signal before
         // the signals below have been acted on.
-        counters(process)[block % window_].store(full_[process], std::memory_order_relaxed);
+        counters(process)[block & mask_].store(full_[process], std::memory_order_relaxed);
         uint32_t keep = kNone;
         int32_t pushed = 0;
         for (uint32_t e = edge_begin_[process]; e < edge_begin_[process + 1]; ++e) {
@@ -300,7 +314,14 @@ void Network::execute(uint32_t process, uint32_t generation)
             if (target >= blocks_) {
                 continue;
             }
-            if (counters(edge.process)[target % window_].fetch_sub(1, std::memory_order_acq_rel) != 1) {
+            std::atomic<int32_t> &counter = counters(edge.process)[target & mask_];
+            // Alone, a thread needs no locked instruction: nobody else touches the counters.
+            const int32_t left = alone_ ? counter.load(std::memory_order_relaxed) - 1
+                                        : counter.fetch_sub(1, std::memory_order_acq_rel) - 1;
+            if (alone_) {
+                counter.store(left, std::memory_order_relaxed);
+            }
+            if (left != 0) {
                 continue;
             }
             if (keep == kNone) {
@@ -340,6 +361,7 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
     }
     firer_ = &firer;
     blocks_ = blocks;
+    alone_ = threads_ == 1 || process_count_ == 1;
     cancel_.store(cancel, std::memory_order_release);
     failed_.store(false, std::memory_order_relaxed);
     failure_ = Failure{};

@@ -95,7 +95,9 @@ private:
 
     uint32_t process_count_ = 0;
     int32_t threads_ = 1;
-    int32_t window_ = 2;   // counters per process: the largest lag + 1
+    int32_t spins_ = 0;    // polls before sleeping
+    int32_t window_ = 2;   // counters per process: at least the largest lag + 1
+    int64_t mask_ = 1;
     size_t stride_ = 16;   // counters per process, padded to a cache line
     std::unique_ptr<std::atomic<int32_t>[]> counters_;
     std::vector<int32_t> initial_;        // [process * window + n]: dependencies that count at block n
@@ -107,6 +109,7 @@ private:
 
     Firer *firer_ = nullptr;
     int64_t blocks_ = 0;
+    bool alone_ = true;    // this run uses one thread
     std::atomic<const std::atomic<bool> *> cancel_{nullptr};
     std::atomic<uint32_t> generation_{0};
     std::atomic<bool> abort_{false};

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""The process network's own costs: per-node overhead, parallel speedup, Python overhead per call.
+
+    python benchmarks/runtime_network.py           # the full run (a minute or two)
+    python benchmarks/runtime_network.py --tiny    # tiny sizes: checks that it runs, claims nothing
+
+1. Per-node overhead: an oscillator feeding 1,000 gains in a chain, or 1,000 gains side by side
+   summed by one mix, in blocks of 64 and 256 frames, many blocks per native call. "total" is wall
+   time per node per block; "kernels" is the time inside the nodes' process() (the native per-node
+   timing, a second render with timing on); "runtime" = total - kernels, what the network adds.
+2. Parallel speedup: 16 voices, each oscillator (saw) -> filter -> envelope-controlled gain, summed by
+   a mix; 2 threads against 1.
+3. Python overhead of one run_block(64) on a one-node graph: the call as Python sees it, and the
+   native render alone (the node's timing), whose difference is what Python adds.
+
+Variants take turns within each repetition, so load from elsewhere on the machine hits them alike;
+the best repetition counts (on a shared machine the slower ones measure the neighbours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+
+# numpy's BLAS threads would spin beside the renderers on a small machine; nothing here needs them.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import numpy as np  # noqa: E402
+
+import amp  # noqa: E402
+from amp.catalogue import catalogue  # noqa: E402
+from amp.diagnose import node_timings, set_timing  # noqa: E402
+from amp.native_runtime import NativeGraphExecutor  # noqa: E402
+
+SR = 48000.0
+
+
+def table(title: str, header: list[str], rows: list[list]) -> None:
+    print(f"\n{title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("| " + " | ".join("---" if i == 0 else "---:" for i in range(len(header))) + " |")
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def best_of(runs: dict, repeats: int) -> dict:
+    """Runs every callable once per repetition, in turn; the best time of each."""
+    best = {key: float("inf") for key in runs}
+    for _ in range(repeats):
+        for key, run in runs.items():
+            started = time.perf_counter()
+            run()
+            best[key] = min(best[key], time.perf_counter() - started)
+    return best
+
+
+# ---- 1. per-node overhead -------------------------------------------------------------------------
+
+def gains(count: int, layout: str) -> amp.AudioGraph:
+    g = amp.AudioGraph(SR)
+    g.add_node("src", "oscillator", freq=220.0)
+    if layout == "chain":
+        previous = "src"
+        for i in range(count):
+            g.add_node(f"g{i}", "gain", gain=0.9995)
+            g.connect(previous, f"g{i}")
+            previous = f"g{i}"
+        g.set_sink(previous)
+    else:
+        g.add_node("sum", "mix", gain=1.0 / count)
+        for i in range(count):
+            g.add_node(f"g{i}", "gain", gain=1.0 + i / count)
+            g.connect("src", f"g{i}")
+            g.connect(f"g{i}", "sum")
+        g.set_sink("sum")
+    return g
+
+
+def per_node(count: int, blocks: int, repeats: int) -> list[list]:
+    rows = []
+    for layout in ("chain", "side by side"):
+        graph = gains(count, "chain" if layout == "chain" else "side")
+        nodes = len(graph.nodes)
+        for block in (64, 256):
+            variants = {}
+            executors = []
+            for threads in (1, 2):
+                for fusion in ("on", "off"):
+                    if layout != "chain" and fusion == "off":
+                        continue  # nothing to fuse side by side
+                    ex = NativeGraphExecutor(graph, max_block_frames=block, threads=threads,
+                                             disabled_optimisations=[] if fusion == "on" else ["chain_fusion"])
+                    executors.append(ex)
+                    ex.render(block * blocks, block)
+                    variants[(threads, fusion)] = (lambda ex=ex: ex.render(block * blocks, block))
+            best = best_of(variants, repeats)
+            for (threads, fusion), seconds in best.items():
+                ex = next(e for e in executors if e.threads == threads and
+                          ((e.plan.optimisations & 1) != 0) == (fusion == "on"))
+                set_timing(ex, True)
+                kernel = float("inf")
+                for _ in range(max(1, repeats // 2)):
+                    set_timing(ex, False)
+                    set_timing(ex, True)
+                    ex.render(block * blocks, block)
+                    kernel = min(kernel, float(node_timings(ex)[0].sum()) * 1e-9)
+                set_timing(ex, False)
+                total = seconds / (nodes * blocks) * 1e9
+                inside = kernel / (nodes * blocks) * 1e9
+                rows.append([layout, block, threads, fusion, ex.info()["process_count"], f"{total:.1f}",
+                             f"{inside:.1f}", f"{total - inside:.1f}"])
+            for ex in executors:
+                ex.close()
+    return rows
+
+
+# ---- 2. parallel speedup --------------------------------------------------------------------------
+
+def voices(count: int = 16) -> tuple[amp.AudioGraph, str]:
+    """16 voices: saw -> lowpass -> gain whose gain is multiplied by an envelope (its gate held by a
+    constant), summed by a mix. Uses the filter and envelope nodes the catalogue has."""
+    types = catalogue()
+    filt = "biquad" if "biquad" in types else ("svf" if "svf" in types else None)
+    has_envelope = "envelope" in types
+    g = amp.AudioGraph(SR)
+    g.add_node("out", "mix", gain=1.0 / count)
+    for v in range(count):
+        g.add_node(f"osc{v}", "oscillator", freq=55.0 * (1.0 + v * 0.25), waveform="saw")
+        source = f"osc{v}"
+        if filt == "biquad":
+            g.add_node(f"flt{v}", "biquad", mode="lowpass", freq=800.0 + 150.0 * v, q=2.0)
+        elif filt == "svf":
+            g.add_node(f"flt{v}", "svf", mode="lowpass", cutoff=800.0 + 150.0 * v, q=2.0)
+        if filt:
+            g.connect(source, f"flt{v}")
+            source = f"flt{v}"
+        g.add_node(f"vca{v}", "gain", gain=1.0)
+        g.connect(source, f"vca{v}")
+        if has_envelope:
+            g.add_node(f"gate{v}", "constant", value=1.0)
+            g.add_node(f"env{v}", "envelope", attack=0.005 * (1 + v % 4), decay=0.3, sustain=0.6)
+            g.connect(f"gate{v}", f"env{v}", input="gate")
+            g.modulate(f"env{v}", f"vca{v}", "gain", mode="mul")
+        g.connect(f"vca{v}", "out")
+    g.set_sink("out")
+    shape = f"saw -> {filt or '(no filter node: none)'} -> gain x {'envelope' if has_envelope else '(no envelope node: constant gain)'}"
+    return g, shape
+
+
+def speedup(seconds_of_audio: float, repeats: int) -> tuple[list[list], str]:
+    graph, shape = voices()
+    rows = []
+    frames = int(seconds_of_audio * SR)
+    for block in (64, 256):
+        executors = {threads: NativeGraphExecutor(graph, max_block_frames=block, threads=threads) for threads in (1, 2)}
+        outputs = {threads: ex.render(frames, block) for threads, ex in executors.items()}
+        assert outputs[1].tobytes() == outputs[2].tobytes()
+        best = best_of({threads: (lambda ex=ex: ex.render(frames, block)) for threads, ex in executors.items()}, repeats)
+        processes = executors[1].info()["process_count"]
+        rows.append([block, processes, f"{best[1] * 1e3:.1f}", f"{best[2] * 1e3:.1f}", f"{best[1] / best[2]:.2f}x",
+                     f"{seconds_of_audio / best[2]:.0f}x"])
+        for ex in executors.values():
+            ex.close()
+    return rows, shape
+
+
+# ---- 3. Python overhead ---------------------------------------------------------------------------
+
+def python_overhead(calls: int, repeats: int) -> list[list]:
+    g = amp.AudioGraph(SR)
+    g.add_node("osc", "oscillator", freq=440.0)
+    rows = []
+    for threads in (1, os.cpu_count() or 1):
+        with NativeGraphExecutor(g, max_block_frames=64, threads=threads) as ex:
+            for _ in range(1000):
+                ex.run_block(64)
+            per_call = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                for _ in range(calls):
+                    ex.run_block(64)
+                per_call.append((time.perf_counter() - started) / calls)
+            set_timing(ex, True)
+            for _ in range(calls):
+                ex.run_block(64)
+            native = float(node_timings(ex)[0].sum()) * 1e-9 / calls
+            set_timing(ex, False)
+            best = min(per_call)
+            rows.append([threads, f"{best * 1e6:.2f}", f"{statistics.median(per_call) * 1e6:.2f}",
+                         f"{native * 1e6:.2f}", f"{(best - native) * 1e6:.2f}"])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes: check that it runs, claim nothing")
+    args = parser.parse_args()
+    count, blocks, repeats, seconds, calls = (1000, 200, 9, 4.0, 20000) if not args.tiny else (20, 4, 1, 0.05, 50)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    print(f"# amp runtime benchmarks: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {datetime.date.today()}, load average {load:.1f} at start")
+    table(f"1. Per-node overhead: {count} gains, {blocks} blocks per native call, ns per node per block "
+          f"(best of {repeats})",
+          ["layout", "block", "threads", "fusion", "processes", "total", "kernels", "runtime"],
+          per_node(count, blocks, repeats))
+    rows, shape = speedup(seconds, repeats)
+    table(f"2. Parallel speedup: 16 voices ({shape}) -> mix, {seconds:g} s of audio per render "
+          f"(best of {repeats})",
+          ["block", "processes", "1 thread ms", "2 threads ms", "speedup", "real time (2 threads)"], rows)
+    table(f"3. Python overhead of run_block(64) on one oscillator, {calls} calls (µs per call)",
+          ["threads", "best", "median", "native render", "Python overhead"], python_overhead(calls, repeats))
+
+
+if __name__ == "__main__":
+    main()
