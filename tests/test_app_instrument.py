@@ -122,3 +122,28 @@ def test_silence_between_notes_and_velocity_sets_the_level(runtime, rendered):
     assert len(same) == 2
     levels = [np.sqrt(np.mean(power[int((s + 0.2) * SR):int((e - 0.02) * SR)] ** 2)) for s, e, _, _ in same]
     assert levels[0] / levels[1] == pytest.approx(same[0][3] / same[1][3], rel=0.1)
+
+
+def test_cli_renders_the_demo(runtime, tmp_path):
+    import subprocess
+    import sys
+
+    import soundfile
+
+    out = tmp_path / "demo.wav"
+    result = subprocess.run([sys.executable, "-m", "amp.cli", "render", "--demo", "--seconds", "1.5", "--block", "300",
+                             "-o", str(out), "--float"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    audio, rate = soundfile.read(out)
+    assert rate == 48000 and audio.shape == (72000, 2)
+    assert np.all(np.isfinite(audio)) and 0.05 < np.max(np.abs(audio)) < 0.9
+    # Notes start at 0, 0.4, 0.8 and 1.2 s: each onset is louder than the moment before it.
+    power = np.sqrt(np.sum(audio ** 2, axis=1))
+    for onset in (0.4, 0.8, 1.2):
+        before = power[int((onset - 0.02) * rate):int(onset * rate)].max()
+        after = power[int((onset + 0.005) * rate):int((onset + 0.05) * rate)].max()
+        assert after > before
+    plain = subprocess.run([sys.executable, "-m", "amp.cli", "render", "--seconds", "0.1", "-o", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0, plain.stderr
+    assert soundfile.read(out)[0].ndim == 1, "without --demo the default is still the mono sine"
