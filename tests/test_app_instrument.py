@@ -147,3 +147,40 @@ def test_cli_renders_the_demo(runtime, tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert plain.returncode == 0, plain.stderr
     assert soundfile.read(out)[0].ndim == 1, "without --demo the default is still the mono sine"
+
+
+def test_block_sizes_do_not_change_the_performance(runtime):
+    def play(sizes):
+        _, moves = performance()
+        graph = app.build_runtime_graph(SR)
+        for t, values in moves:
+            graph.record_control_event(t, **values)
+        out, done, k = [], 0, 0
+        total = int(2.5 * SR)
+        while done < total:
+            n = min(sizes[k % len(sizes)], total - done)
+            out.append(render_audio_block(graph, n, SR, app.build_base_params(graph, n)))
+            done, k = done + n, k + 1
+        return np.concatenate(out, axis=-1)
+
+    reference = play([480])
+    assert np.array_equal(play([333]), reference)
+    assert np.array_equal(play([1000, 17, 4096, 256]), reference)
+
+
+def test_base_params_vary_the_instrument_per_row(runtime):
+    graph = app.build_runtime_graph(SR)
+    graph.record_control_event(0.0, pitch=330.0, gate=1.0, trigger=1.0, velocity=1.0)
+    frames = 9600
+    decays = np.array([0.02, 0.3])
+    params = app.build_base_params(graph, frames, batch=2, values={"env.decay": decays, "env.sustain": 0.2})
+    assert params["env"]["decay"].shape == (2, 1, 1) and params["sine"]["amp"].shape == (2, 1, 1)
+    audio = render_audio_block(graph, frames, SR, params)
+    assert audio.shape == (2, 2, frames)
+    power = np.sqrt(np.sum(audio ** 2, axis=1))
+    window = slice(int(0.1 * SR), int(0.12 * SR))  # the short decay is over, the long one is not
+    assert power[0, window].max() < 0.6 * power[1, window].max()
+    with pytest.raises(ValueError, match="env.decay"):
+        app.build_base_params(graph, frames, values={"env.decay": -1.0})
+    with pytest.raises(ValueError, match="fixed"):
+        app.build_base_params(graph, frames, values={"sine.waveform": 1})

@@ -95,7 +95,7 @@ def build_runtime_graph(
         raise GraphError(f"detune_cents must be within +-1200, got {detune_cents}")
     g = AudioGraph(sample_rate, control_delay=control_delay)
 
-    g.add_node("pitch", "pitch_quantizer", pitch=0.0, grid=grid_cents, root=root, slew=glide)
+    g.add_node("pitch", "pitch_quantizer", pitch=root, grid=grid_cents, root=root, slew=glide)
     g.bind_control("pitch", "pitch", "pitch")
     add_controller(g, "trigger", "trigger", 0.0)
     add_controller(g, "gate", "gate", 0.0)
