@@ -3,7 +3,8 @@
  * Shapes over the phase p in [0, 1), the same as the oscillator's but not band-limited (an LFO
  * steers parameters; its corners are wanted): sine sin(2 pi p); triangle 4p, 2 - 4p, 4p - 4 on
  * [0, 1/4), [1/4, 3/4), [3/4, 1) (in phase with the sine); saw 2p - 1; square +1 on [0, 1/2),
- * else -1. Sample n of a steady LFO has p = frac(phase + n freq / sample_rate). */
+ * else -1. p starts at `phase` and advances by freq / sample_rate each sample (a plain double sum:
+ * an LFO needs no more than about 1e-12 cycles of accuracy over minutes). */
 /* Exact IEEE operations, uncontracted, so the sine is the same on every machine. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")
