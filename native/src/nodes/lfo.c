@@ -4,7 +4,7 @@
  * steers parameters; its corners are wanted): sine sin(2 pi p); triangle 4p, 2 - 4p, 4p - 4 on
  * [0, 1/4), [1/4, 3/4), [3/4, 1) (in phase with the sine); saw 2p - 1; square +1 on [0, 1/2),
  * else -1. p starts at `phase` and advances by freq / sample_rate each sample (a plain double sum:
- * an LFO needs no more than about 1e-12 cycles of accuracy over minutes). */
+ * its rounding grows by at most about 1e-16 cycles a sample, which an LFO never shows). */
 /* Exact IEEE operations, uncontracted, so the sine is the same on every machine. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")
