@@ -135,7 +135,8 @@ typedef struct AmpStreamer AmpStreamer;
 typedef struct AmpStreamerConfig {
     int32_t block_frames;   /* frames per block, 1 .. the graph's max_block_frames */
     int32_t lead_frames;    /* how far ahead of the reader it may render */
-    int32_t chunk_blocks;   /* at most this many blocks per network run; 0 = a quarter of the ring */
+    int32_t chunk_blocks;   /* at most this many blocks per network run (a reader sees a run's frames
+                               when it ends); 0 = a quarter of the ring, at most 4096 frames */
 } AmpStreamerConfig;
 
 typedef struct AmpStreamerInfo {

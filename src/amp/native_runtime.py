@@ -268,10 +268,14 @@ class NativeGraphExecutor:
                         base_params=None, control_history_blob: bytes | None = None) -> "NativeStreamer":
         """Starts rendering this graph ahead of its reader, on a thread of its own.
 
-        The stream continues the executor's timeline. ``lead_frames`` (default: four blocks) bounds
-        how far ahead it renders; ``base_params`` hold one value per row and channel (shape
-        (B, C, 1) or anything that broadcasts to it), since a stream has no end. While the streamer
-        runs it holds the graph: ``render``/``run_block`` wait for ``stop()``.
+        The stream continues the executor's timeline, and control events sit on that timeline (an
+        event at t seconds acts at sample round(t * sample_rate)). ``lead_frames`` (default: four
+        blocks) bounds how far ahead it renders, ``chunk_blocks`` how many blocks one network run
+        renders (0: a quarter of the ring, at most 4096 frames); ``base_params`` hold one value per
+        row and channel (shape (B, C, 1) or anything that broadcasts to it), since a stream has no
+        end. While the streamer runs it holds the graph: ``render``, ``run_block`` and ``reset``
+        are refused until ``stop()``, after which the timeline stands where rendering stopped (up to
+        the lead beyond what was read).
         """
         handle = self._live()
         block_frames = int(block_frames)

@@ -82,6 +82,12 @@ AmpErrorInfo Graph::last_error() const
     return error_;
 }
 
+void Graph::clear_error()
+{
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    amp_error_clear(&error_);
+}
+
 void Graph::record_error(const AmpErrorInfo &error)
 {
     std::lock_guard<std::mutex> lock(error_mutex_);
@@ -551,7 +557,7 @@ int32_t Graph::render(const RenderRequest &request)
 
 int32_t Graph::render_claimed(const RenderRequest &request)
 {
-    record_error(AmpErrorInfo{});
+    clear_error();
     if (request.total_frames < 0 || request.block_frames < 1 || request.block_frames > config_.max_block_frames) {
         return fail(AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
                     "block_frames must be in [1, %d] and total_frames >= 0; got %d and %lld", config_.max_block_frames,
@@ -621,7 +627,7 @@ int32_t Graph::reset()
     if (!claim("reset")) {
         return AMP_ERR_INVALID_ARGUMENT;
     }
-    record_error(AmpErrorInfo{});
+    clear_error();
     for (NodeInstance &node : nodes_) {
         if (node.spec->ops.reset != nullptr) {
             node.spec->ops.reset(node.state);

@@ -160,6 +160,7 @@ public:
     void info(AmpGraphInfo *out) const;
     AmpErrorInfo last_error() const;
     void record_error(const AmpErrorInfo &error);
+    void clear_error();
     void set_timing(bool enabled);
     uint32_t node_timings(uint64_t *nanoseconds, uint64_t *calls, uint32_t capacity) const;
     int32_t batch() const { return config_.batch; }

@@ -111,8 +111,11 @@ int32_t Streamer::start(Graph *graph, const AmpStreamerConfig &config, const Amp
     block_frames_ = config.block_frames;
     ring_blocks_ = (static_cast<int64_t>(config.lead_frames) + block_frames_ - 1) / block_frames_;
     ring_frames_ = ring_blocks_ * block_frames_;
+    // A reader sees a run's frames when the whole run is done, so runs stay short: a quarter of
+    // the ring, and at most 4096 frames, unless the caller says otherwise.
+    const int64_t automatic = std::min<int64_t>(ring_blocks_ / 4, std::max<int64_t>(1, 4096 / block_frames_));
     chunk_blocks_ = config.chunk_blocks > 0 ? std::min<int64_t>(config.chunk_blocks, ring_blocks_)
-                                            : std::max<int64_t>(1, ring_blocks_ / 4);
+                                            : std::max<int64_t>(1, automatic);
     ring_.assign(static_cast<size_t>(batch_) * static_cast<size_t>(channels_) * static_cast<size_t>(ring_frames_),
                  0.0);
     if (control_blob != nullptr) {
