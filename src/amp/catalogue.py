@@ -165,7 +165,9 @@ def node_spec(type_name: str, node: str = "") -> NodeSpec:
 def _fmt(value: float) -> str:
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    return f"{value:g}"
+    if value == math.floor(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.10g}"
 
 
 def render_nodes_markdown() -> str:
