@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import amp
-from amp import diagnose
+from amp import diagnose, diagnose_bisect
 from amp.blobs import OPTIMISATIONS
 from amp.native_runtime import NativeGraphExecutor
 
@@ -330,12 +330,12 @@ def test_optimised_and_unoptimised_renders_of_the_catalogue_are_bit_identical(ru
 
 def test_compare_metrics_against_hand_computed_values():
     x = np.array([1.0, -1.0, 1.0, -1.0])
-    same = diagnose.compare(x, x.copy())
+    same = diagnose_bisect.compare(x, x.copy())
     assert same == {"identical": True, "max_abs_error": 0.0, "pearson_r": 1.0, "snr_db": float("inf")}
-    half = diagnose.compare(x, 0.5 * x)  # error -0.5 x: SNR 10 log10(4) dB, perfectly correlated
+    half = diagnose_bisect.compare(x, 0.5 * x)  # error -0.5 x: SNR 10 log10(4) dB, perfectly correlated
     assert half["identical"] is False and half["max_abs_error"] == 0.5
     assert half["pearson_r"] == pytest.approx(1.0) and half["snr_db"] == pytest.approx(6.020599913279624)
-    flipped = diagnose.compare(x, -x)  # error -2x: SNR 10 log10(1/4), r = -1
+    flipped = diagnose_bisect.compare(x, -x)  # error -2x: SNR 10 log10(1/4), r = -1
     assert flipped["pearson_r"] == pytest.approx(-1.0) and flipped["snr_db"] == pytest.approx(-6.020599913279624)
 
 
@@ -350,7 +350,7 @@ def test_bisect_names_the_first_optimisation_that_changes_the_output():
             out[10] += 1e-3  # a stand-in for a broken optimisation
         return out
 
-    steps, culprit = diagnose.bisect_optimisations(render, ["chain_fusion", "constant_folding", "buffer_reuse"])
+    steps, culprit = diagnose_bisect.bisect_optimisations(render, ["chain_fusion", "constant_folding", "buffer_reuse"])
     assert culprit == "buffer_reuse"
     assert seen[0] == ["buffer_reuse", "chain_fusion", "constant_folding"]  # the reference: all off
     assert [s.added for s in steps] == [None, "chain_fusion", "constant_folding", "buffer_reuse"]

@@ -6,7 +6,6 @@ using amp.blobs, and compared with what AudioGraph writes."""
 import struct
 import zlib
 
-import numpy as np
 import pytest
 
 import amp

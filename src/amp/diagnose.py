@@ -15,7 +15,7 @@ control events, and writes into a dump directory:
 - ``error.json`` when the render failed (node, stage, block, code, message);
 - ``waveform.png`` and ``graph.png`` when matplotlib is installed (the ``diagnostics`` extra).
 
-``bisect_optimisations`` renders with every plan optimisation off (the reference) and then turns
+``amp.diagnose_bisect.bisect_optimisations`` renders with every plan optimisation off (the reference) and then turns
 them on one at a time, reporting max abs error, Pearson r and SNR against the reference.
 The console entry points are ``amp diagnose`` and ``scripts/graph_runtime_diagnostic.py``.
 """
@@ -28,15 +28,16 @@ import json
 import math
 import os
 import sys
-import time
+
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import numpy as np
 
 from . import _binding
-from .blobs import OPTIMISATIONS
+
+from .diagnose_pictures import render_pictures
 from .errors import AmpError, GraphError
 
 __all__ = [
@@ -44,9 +45,6 @@ __all__ = [
     "DumpResult",
     "run_dump",
     "record_neutral_controls",
-    "bisect_optimisations",
-    "BisectStep",
-    "compare",
     "node_timings",
     "set_timing",
     "main",
@@ -84,42 +82,11 @@ def node_timings(executor) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----- the graph to diagnose ----------------------------------------------------------------------
-# Used only while amp.app is missing from the installed package, and said so loudly: three
-# oscillators at 1, 1.5 and 2 times the `pitch` key, mixed, times a constant level, times `velocity`.
-FALLBACK_PATCH = {
-    "nodes": [
-        {"name": "pitch", "type": "constant", "params": {"value": 220.0}},
-        {"name": "osc1", "type": "oscillator", "params": {"freq": 0.0, "amp": 0.3}},
-        {"name": "osc2", "type": "oscillator", "params": {"freq": 0.0, "amp": 0.2}},
-        {"name": "osc3", "type": "oscillator", "params": {"freq": 0.0, "amp": 0.1}},
-        {"name": "level", "type": "constant", "params": {"value": 0.8}},
-        {"name": "mix", "type": "mix", "params": {"gain": 1.0}},
-        {"name": "out", "type": "gain", "params": {"gain": 1.0}},
-    ],
-    "connections": [{"source": f"osc{k}", "target": "mix"} for k in (1, 2, 3)] + [{"source": "mix", "target": "out"}],
-    "modulations": [{"source": "pitch", "target": f"osc{k}", "param": "freq", "scale": scale}
-                    for k, scale in ((1, 1.0), (2, 1.5), (3, 2.0))]
-    + [{"source": "level", "target": "mix", "param": "gain", "mode": "mul"}],
-    "controls": [{"node": "pitch", "param": "value", "key": "pitch"}, {"node": "out", "param": "gain", "key": "velocity"}],
-    "sink": "out",
-}
-
-
 def _default_graph(sample_rate: float):
-    """The three-oscillator instrument of amp.app, its per-block parameters (a callable or None) and
-    where it came from."""
-    try:
-        from . import app
-    except ImportError:
-        from .graph import AudioGraph
+    """The three-oscillator instrument of amp.app, its per-block parameters builder and its origin."""
+    from . import app
 
-        print("amp diagnose: amp.app is not available; rendering the built-in three-oscillator fallback patch "
-              "(give --config PATCH to choose)", file=sys.stderr)
-        graph = AudioGraph.from_config({**FALLBACK_PATCH, "sample_rate": sample_rate})
-        return graph, None, "fallback three-oscillator patch (amp.app not available)"
-    graph = app.build_runtime_graph(sample_rate)
-    builder = getattr(app, "build_base_params", None)
-    return graph, builder, "amp.app.build_runtime_graph"
+    return app.build_runtime_graph(sample_rate), app.build_base_params, "amp.app.build_runtime_graph"
 
 
 def _call_base_params(builder, graph, block: int, frames: int, sample_rate: float, batch: int):
@@ -450,7 +417,7 @@ def run_dump(options: DumpOptions, log: Callable[[str], None] = print) -> DumpRe
         summary["status"] = "ok"
         _write_json(directory / "state.json", {"stage": "done", "block": None})
         if options.pictures:
-            summary["pictures"] = _pictures(directory, graph, plan, blocks, sample_rate)
+            summary["pictures"] = render_pictures(directory, graph, plan, blocks, sample_rate)
         _write_json(directory / "summary.json", summary)
         log(f"amp diagnose: rendered {blocks_wanted} blocks of {frames} frames ({source}) into {directory}")
         return DumpResult(True, directory, summary, None, blocks)
@@ -518,216 +485,6 @@ def _parameter_spans(graph, plan, spans) -> dict:
     return result
 
 
-# ----- pictures -----------------------------------------------------------------------------------
-def _pictures(directory: Path, graph, plan, blocks: list[np.ndarray], sample_rate: float) -> dict:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return {"skipped": "matplotlib is not installed (pip install 'amp-synth[diagnostics]')"}
-    audio = np.concatenate(blocks, axis=-1)[0]
-    frames = audio.shape[-1]
-    channels = audio.shape[0]
-    fig, axes = plt.subplots(channels + 1, 1, figsize=(10, 2.2 * (channels + 1)), squeeze=False)
-    t = np.arange(frames) / sample_rate
-    block_frames = blocks[0].shape[-1]
-    for c in range(channels):
-        ax = axes[c][0]
-        ax.plot(t, audio[c], linewidth=0.6)
-        for k in range(1, len(blocks)):
-            ax.axvline(k * block_frames / sample_rate, color="grey", linewidth=0.5, linestyle=":")
-        ax.set_ylabel(f"ch {c}")
-        ax.set_xlim(0, frames / sample_rate)
-    axes[0][0].set_title(f"{len(blocks)} blocks of {block_frames} frames at {sample_rate:g} Hz (batch row 0)")
-    spec_ax = axes[channels][0]
-    clean = np.nan_to_num(audio[0], nan=0.0, posinf=0.0, neginf=0.0)
-    nfft = int(min(256, max(16, 2 ** int(math.log2(max(frames // 8, 16))))))
-    if frames > nfft and np.any(clean):
-        spec_ax.specgram(clean, NFFT=nfft, Fs=sample_rate, noverlap=nfft // 2, cmap="magma")
-    else:
-        spec_ax.text(0.5, 0.5, "silent or too short for a spectrogram", ha="center", va="center")
-    spec_ax.set_ylabel("Hz (ch 0)")
-    spec_ax.set_xlabel("seconds")
-    fig.tight_layout()
-    fig.savefig(directory / "waveform.png", dpi=90)
-    plt.close(fig)
-
-    names = graph.nodes
-    config = graph.to_config()
-    index = {n: i for i, n in enumerate(names)}
-    depth = [0] * len(names)
-    position = {n: k for k, n in enumerate(plan.order)}
-    sources: dict[int, list[int]] = {i: [] for i in range(len(names))}
-    for e in config["connections"]:
-        sources[index[e["target"]]].append(index[e["source"]])
-    for m in config["modulations"]:
-        sources[index[m["target"]]].append(index[m["source"]])
-    for n in plan.order:
-        earlier = [depth[s] + 1 for s in sources[n] if position[s] < position[n]]
-        depth[n] = max(earlier, default=0)
-    columns: dict[int, list[int]] = {}
-    for n in plan.order:
-        columns.setdefault(depth[n], []).append(n)
-    xy = {}
-    for d, members in columns.items():
-        for row, n in enumerate(members):
-            xy[n] = (d * 3.0, -row * 1.4)
-    width = max(6.0, 3.0 * (len(columns) + 1))
-    height = max(3.0, 1.4 * max(len(m) for m in columns.values()) + 1)
-    fig, ax = plt.subplots(figsize=(width, height))
-    for e in config["connections"]:
-        a, b = xy[index[e["source"]]], xy[index[e["target"]]]
-        ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", color="black", shrinkA=30, shrinkB=30))
-    for m in config["modulations"]:
-        a, b = xy[index[m["source"]]], xy[index[m["target"]]]
-        ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", color="tab:blue", linestyle="--",
-                                                        shrinkA=30, shrinkB=30, connectionstyle="arc3,rad=0.2"))
-        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.25, f"{m['mode']} .{m['param']}", color="tab:blue",
-                fontsize=7, ha="center")
-    bound = {c["node"]: c["key"] for c in config.get("controls", [])}
-    for n, (x, y) in xy.items():
-        name = names[n]
-        label = f"#{position[n]} {name}\n{graph.node_type(name)} ({plan.channels[n]} ch)"
-        if name in bound:
-            label += f"\nkey: {bound[name]}"
-        colour = "gold" if name == graph.sink else "lightsteelblue"
-        ax.text(x, y, label, ha="center", va="center", fontsize=8,
-                bbox=dict(boxstyle="round", facecolor=colour, edgecolor="black"))
-    ax.set_xlim(-2, 3.0 * max(columns) + 2)
-    ax.set_ylim(min(y for _x, y in xy.values()) - 1, 1)
-    ax.set_axis_off()
-    ax.set_title("graph: #execution position, name, type; black = audio, dashed blue = modulation, gold = sink")
-    fig.tight_layout()
-    fig.savefig(directory / "graph.png", dpi=90)
-    plt.close(fig)
-    return {"waveform": "waveform.png", "graph": "graph.png"}
-
-
-# ----- bisect -------------------------------------------------------------------------------------
-def compare(reference: np.ndarray, candidate: np.ndarray) -> dict:
-    """Max abs error, Pearson r and SNR (dB) of `candidate` against `reference`, and bit identity."""
-    reference = np.asarray(reference, dtype=np.float64).ravel()
-    candidate = np.asarray(candidate, dtype=np.float64).ravel()
-    identical = reference.shape == candidate.shape and reference.tobytes() == candidate.tobytes()
-    if reference.shape != candidate.shape:
-        return {"identical": False, "max_abs_error": None, "pearson_r": None, "snr_db": None}
-    error = candidate - reference
-    max_abs = float(np.max(np.abs(error))) if error.size else 0.0
-    if identical:
-        return {"identical": True, "max_abs_error": 0.0, "pearson_r": 1.0, "snr_db": math.inf}
-    with np.errstate(all="ignore"):
-        a = reference - reference.mean()
-        b = candidate - candidate.mean()
-        denominator = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
-        r = float(np.dot(a, b)) / denominator if denominator > 0 else math.nan
-        noise = float(np.dot(error, error))
-        signal = float(np.dot(reference, reference))
-        snr = 10.0 * math.log10(signal / noise) if noise > 0 and signal > 0 else (-math.inf if noise > 0 else math.inf)
-    return {"identical": False, "max_abs_error": max_abs, "pearson_r": r, "snr_db": snr}
-
-
-@dataclass
-class BisectStep:
-    enabled: list[str]
-    added: str | None
-    metrics: dict
-
-
-def bisect_optimisations(render: Callable[[list[str]], np.ndarray],
-                         names: list[str] | None = None) -> tuple[list[BisectStep], str | None]:
-    """Renders with every optimisation off (the reference), then turns them on one at a time.
-
-    `render(disabled)` renders with the optimisations named in `disabled` switched off. Step k has
-    the first k optimisations on; each step is compared with the reference. Returns the steps and
-    the name of the first optimisation whose step changes the output (None when all are identical).
-    """
-    names = list(OPTIMISATIONS) if names is None else list(names)
-    reference = render(list(names))
-    steps = [BisectStep([], None, compare(reference, reference))]
-    culprit = None
-    for k, name in enumerate(names):
-        enabled = names[: k + 1]
-        output = render([n for n in names if n not in enabled])
-        metrics = compare(reference, output)
-        steps.append(BisectStep(enabled, name, metrics))
-        if culprit is None and not metrics["identical"]:
-            culprit = name
-    return steps, culprit
-
-
-def _render_for_bisect(graph, blocks: int, frames: int, sample_rate: float, threads: int | None,
-                       params_for: Callable[[int], dict], batch: int = 1) -> Callable[[list[str]], np.ndarray]:
-    """A renderer for bisect: the same block calls, parameters and control windows as the dump."""
-    from .native_runtime import NativeGraphExecutor
-
-    has_controls = bool(graph.to_config().get("controls"))
-
-    def render(disabled: list[str]) -> np.ndarray:
-        out = []
-        with NativeGraphExecutor(graph, batch=batch, sample_rate=sample_rate, max_block_frames=_max_block_frames(frames),
-                                 threads=threads, disabled_optimisations=disabled) as executor:
-            for block in range(blocks):
-                t0 = block * frames / sample_rate
-                blob = (graph.control_delay.export_control_history_blob(t0, t0 + frames / sample_rate)
-                        if has_controls else None)
-                out.append(executor.run_block(frames, sample_rate, params_for(block) or None,
-                                              control_history_blob=blob))
-        return np.concatenate(out, axis=-1)
-
-    return render
-
-
-def _format_metric(value, fmt: str) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
-    return format(value, fmt)
-
-
-def run_bisect(options: DumpOptions, log: Callable[[str], None] = print) -> int:
-    from .graph import AudioGraph
-
-    try:
-        if options.config:
-            graph = AudioGraph.from_config(options.config)
-            builder = None
-        else:
-            graph, builder, _source = _default_graph(float(options.sample_rate or 48000.0))
-        sample_rate = float(options.sample_rate or graph.sample_rate)
-        record_neutral_controls(graph, options.blocks, options.frames, sample_rate)
-        def params_for(block: int) -> dict:
-            if builder is None:
-                return dict(options.params)
-            produced = _call_base_params(builder, graph, block, options.frames, sample_rate, options.batch)
-            return {**_flatten_params(produced), **options.params}
-
-        render = _render_for_bisect(graph, options.blocks, options.frames, sample_rate, options.threads,
-                                    params_for, options.batch)
-        steps, culprit = bisect_optimisations(render)
-    except AmpError as exc:
-        error = _error_record(exc, "bisect", None)
-        log(f"amp diagnose --bisect: FAILED at stage '{error['stage']}'"
-            f"{', node ' + repr(error['node']) if error['node'] else ''}: {error['message']}")
-        return 2
-    labels = [", ".join(step.enabled) or "none (reference)" for step in steps]
-    width = max(len(label) for label in labels + ["optimisations on"])
-    log(f"{'optimisations on':{width}} {'identical':>9} {'max abs error':>14} {'pearson r':>12} {'SNR dB':>9}")
-    for label, step in zip(labels, steps):
-        m = step.metrics
-        log(f"{label:{width}} {str(m['identical']):>9} {_format_metric(m['max_abs_error'], '.3e'):>14} "
-            f"{_format_metric(m['pearson_r'], '.9f'):>12} {_format_metric(m['snr_db'], '.1f'):>9}")
-    if culprit is None:
-        log("every optimisation leaves the output bit-identical to the reference")
-        return 0
-    log(f"first optimisation that changes the output: {culprit}")
-    return 1
-
-
 # ----- command line -------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blocks", type=int, default=4, help="blocks to render (default 4)")
@@ -758,6 +515,8 @@ def run_from_args(args) -> int:
         print(f"amp diagnose: {exc}", file=sys.stderr)
         return 2
     if args.bisect:
+        from .diagnose_bisect import run_bisect
+
         return run_bisect(options)
     result = run_dump(options, log=lambda text: print(text, file=sys.stdout if text.find("FAILED") < 0 else sys.stderr))
     return result.exit_code

@@ -32,7 +32,7 @@ def enable_py_c_logging(enabled: bool = True, directory: str | os.PathLike | Non
     """
     global _enabled
     binding = _binding.load()
-    ffi, lib = binding.ffi, binding.lib
+    lib = binding.lib
     target = Path(directory) if directory is not None else log_directory()
     if enabled and not binding.logging_build:
         raise LoggingUnavailable(

@@ -8,7 +8,7 @@ never rendered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from .blobs import OPT_BUFFER_REUSE, OPT_CHAIN_FUSION, OPT_CONSTANT_FOLDING, OPTIMISATIONS, PlanValue, write_plan_blob
 from .catalogue import NodeSpec
