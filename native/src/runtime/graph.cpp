@@ -387,16 +387,28 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         signal_count += instance.input_values.size() + static_cast<size_t>(instance.spec->num_outputs);
         view_count += static_cast<size_t>(instance.spec->num_params);
     }
+    // Each process's signals, ports and views start on a cache line of their own: the firing
+    // thread writes them every block, and a line shared with another process would bounce
+    // between the cores running the two.
+    const size_t pad = processes_.size() + 1;
     links_.assign(link_count, SignalLink{nullptr, nullptr, 0});
-    ports_.assign(port_count, AmpInputPort{nullptr, 0});
-    signals_.assign(signal_count, AmpSignal{nullptr, 0, 0});
-    views_.assign(view_count, AmpParamView{nullptr, 0, 0, 0});
-    dynamic_.assign(view_count, 0);
+    ports_.assign(port_count + 4 * pad, AmpInputPort{nullptr, 0});
+    signals_.assign(signal_count + 4 * pad, AmpSignal{nullptr, 0, 0});
+    views_.assign(view_count + 2 * pad, AmpParamView{nullptr, 0, 0, 0});
+    dynamic_.assign(view_count + 2 * pad, 0);
     members_.assign(member_nodes.size(), Member{});
     size_t links = 0;
     size_t ports = 0;
     size_t signals = 0;
     size_t views = 0;
+    auto line_start = [](const void *base, size_t index, size_t size) {
+        for (size_t step = 0; step < 64 / size; ++step) {
+            if ((reinterpret_cast<uintptr_t>(base) + (index + step) * size) % 64 == 0) {
+                return index + step;
+            }
+        }
+        return index;
+    };
     auto link = [&](uint32_t value) {
         const ValueStore &store = stores_[value];
         AmpSignal &signal = signals_[signals++];
@@ -404,40 +416,52 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         links_[links++] = SignalLink{&signal, store.data, store.slots > 1 ? store.slot_size : 0};
         return &signal;
     };
-    for (size_t m = 0; m < member_nodes.size(); ++m) {
-        NodeInstance &node = nodes_[member_nodes[m]];
-        Member &member = members_[m];
-        member.spec = node.spec;
-        member.state = node.state;
-        member.node = node.index;
-        member.sink = node.index == sink_node_;
-        member.links = static_cast<uint32_t>(links);
-        member.input_links = static_cast<uint32_t>(node.input_values.size());
-        member.output_links = static_cast<uint32_t>(node.spec->num_outputs);
-        member.inputs = ports_.data() + ports;
-        ports += static_cast<size_t>(node.spec->num_inputs);
-        size_t connection = 0;
-        for (int port = 0; port < node.spec->num_inputs; ++port) {
-            const int32_t count = node.port_counts[static_cast<size_t>(port)];
-            AmpInputPort &input = member.inputs[port];
-            input.count = count;
-            input.signals = nullptr;
-            for (int32_t c = 0; c < count; ++c) {
-                AmpSignal *signal = link(node.input_values[connection++]);
-                if (c == 0) {
-                    input.signals = signal;
+    for (const Process &process : processes_) {
+        if (process.kind == Process::kAbsorb) {
+            continue;  // it fires the member its emit half laid out
+        }
+        ports = line_start(ports_.data(), ports, sizeof(AmpInputPort));
+        signals = line_start(signals_.data(), signals, sizeof(AmpSignal));
+        views = line_start(views_.data(), views, sizeof(AmpParamView));
+        for (uint32_t m = process.first; m < process.first + process.count; ++m) {
+            NodeInstance &node = nodes_[member_nodes[m]];
+            Member &member = members_[m];
+            member.spec = node.spec;
+            member.state = node.state;
+            member.node = node.index;
+            member.sink = node.index == sink_node_;
+            member.links = static_cast<uint32_t>(links);
+            member.input_links = static_cast<uint32_t>(node.input_values.size());
+            member.output_links = static_cast<uint32_t>(node.spec->num_outputs);
+            member.inputs = ports_.data() + ports;
+            ports += static_cast<size_t>(node.spec->num_inputs);
+            size_t connection = 0;
+            for (int port = 0; port < node.spec->num_inputs; ++port) {
+                const int32_t count = node.port_counts[static_cast<size_t>(port)];
+                AmpInputPort &input = member.inputs[port];
+                input.count = count;
+                input.signals = nullptr;
+                for (int32_t c = 0; c < count; ++c) {
+                    AmpSignal *signal = link(node.input_values[connection++]);
+                    if (c == 0) {
+                        input.signals = signal;
+                    }
                 }
             }
+            member.outputs = signals_.data() + signals;
+            for (int o = 0; o < node.spec->num_outputs; ++o) {
+                link(plan_.value_base[node.index] + static_cast<uint32_t>(o));
+            }
+            member.params = views_.data() + views;
+            member.dynamic = static_cast<uint32_t>(views);
+            views += static_cast<size_t>(node.spec->num_params);
         }
-        member.outputs = signals_.data() + signals;
-        for (int o = 0; o < node.spec->num_outputs; ++o) {
-            link(plan_.value_base[node.index] + static_cast<uint32_t>(o));
-        }
-        member.params = views_.data() + views;
-        member.dynamic = static_cast<uint32_t>(views);
-        views += static_cast<size_t>(node.spec->num_params);
     }
-    network_.build(waits, config_.threads);
+    std::vector<uint32_t> weights(processes_.size(), 1);
+    for (size_t p = 0; p < processes_.size(); ++p) {
+        weights[p] = processes_[p].count;
+    }
+    network_.build(waits, weights, config_.threads);
     return AMP_OK;
 }
 

@@ -21,12 +21,37 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace amp {
+
+// Storage that starts on a cache line, so that per-process slices of it can too.
+template <typename T>
+struct LineAllocator {
+    using value_type = T;
+    LineAllocator() = default;
+    template <typename U>
+    LineAllocator(const LineAllocator<U> &) {}
+    T *allocate(size_t count)
+    {
+        void *memory = nullptr;
+        const size_t bytes = count * sizeof(T);
+        if (posix_memalign(&memory, 64, bytes == 0 ? 64 : bytes) != 0) {
+            throw std::bad_alloc();
+        }
+        return static_cast<T *>(memory);
+    }
+    void deallocate(T *memory, size_t) { std::free(memory); }
+    template <typename U>
+    bool operator==(const LineAllocator<U> &) const { return true; }
+    template <typename U>
+    bool operator!=(const LineAllocator<U> &) const { return false; }
+};
 
 // Where a parameter's per-block value comes from before modulation.
 struct ParamSource {
@@ -205,9 +230,9 @@ private:
     std::vector<Process> processes_;
     std::vector<Member> members_;
     std::vector<SignalLink> links_;
-    std::vector<AmpInputPort> ports_;
-    std::vector<AmpSignal> signals_;
-    std::vector<AmpParamView> views_;
+    std::vector<AmpInputPort, LineAllocator<AmpInputPort>> ports_;
+    std::vector<AmpSignal, LineAllocator<AmpSignal>> signals_;
+    std::vector<AmpParamView, LineAllocator<AmpParamView>> views_;
     std::vector<uint32_t> dynamic_;            // per member, room for every parameter
     Network network_;
     uint32_t sink_node_ = 0;

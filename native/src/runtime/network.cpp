@@ -26,40 +26,68 @@ constexpr uint32_t kNone = UINT32_MAX;
 
 }  // namespace
 
-void ReadyStack::init(uint32_t processes)
+void ReadyStacks::init(uint32_t processes, int32_t threads)
 {
+    threads_ = threads < 1 ? 1 : threads;
+    heads_.reset(new Head[static_cast<size_t>(threads_)]);
     next_.reset(new std::atomic<uint32_t>[processes == 0 ? 1 : processes]);
     for (uint32_t p = 0; p < processes; ++p) {
         next_[p].store(0, std::memory_order_relaxed);
     }
-    head_.store(0, std::memory_order_relaxed);
 }
 
-void ReadyStack::push(uint32_t process)
+void ReadyStacks::push(int32_t thread, uint32_t process)
 {
-    uint64_t head = head_.load(std::memory_order_relaxed);
+    std::atomic<uint64_t> &head = heads_[thread].value;
+    uint64_t top = head.load(std::memory_order_relaxed);
     uint64_t fresh = 0;
     do {
-        next_[process].store(static_cast<uint32_t>(head), std::memory_order_relaxed);
-        fresh = (((head >> 32) + 1) << 32) | (static_cast<uint64_t>(process) + 1);
-    } while (!head_.compare_exchange_weak(head, fresh, std::memory_order_release, std::memory_order_relaxed));
+        next_[process].store(static_cast<uint32_t>(top), std::memory_order_relaxed);
+        fresh = (((top >> 32) + 1) << 32) | (static_cast<uint64_t>(process) + 1);
+    } while (!head.compare_exchange_weak(top, fresh, std::memory_order_release, std::memory_order_relaxed));
 }
 
-bool ReadyStack::pop(uint32_t *process)
+bool ReadyStacks::pop_from(int32_t stack, uint32_t *process)
 {
-    uint64_t head = head_.load(std::memory_order_acquire);
+    std::atomic<uint64_t> &head = heads_[stack].value;
+    uint64_t top = head.load(std::memory_order_acquire);
     for (;;) {
-        const uint32_t top = static_cast<uint32_t>(head);
-        if (top == 0) {
+        const uint32_t entry = static_cast<uint32_t>(top);
+        if (entry == 0) {
             return false;
         }
-        const uint64_t next = next_[top - 1].load(std::memory_order_relaxed);
-        const uint64_t fresh = (((head >> 32) + 1) << 32) | next;
-        if (head_.compare_exchange_weak(head, fresh, std::memory_order_acquire, std::memory_order_acquire)) {
-            *process = top - 1;
+        const uint64_t next = next_[entry - 1].load(std::memory_order_relaxed);
+        const uint64_t fresh = (((top >> 32) + 1) << 32) | next;
+        if (head.compare_exchange_weak(top, fresh, std::memory_order_acquire, std::memory_order_acquire)) {
+            *process = entry - 1;
             return true;
         }
     }
+}
+
+bool ReadyStacks::pop(int32_t thread, uint32_t *process)
+{
+    for (int32_t k = 0; k < threads_; ++k) {
+        if (pop_from((thread + k) % threads_, process)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool ReadyStacks::empty_at(int32_t thread) const
+{
+    return static_cast<uint32_t>(heads_[thread].value.load(std::memory_order_acquire)) == 0;
+}
+
+bool ReadyStacks::empty() const
+{
+    for (int32_t t = 0; t < threads_; ++t) {
+        if (static_cast<uint32_t>(heads_[t].value.load(std::memory_order_acquire)) != 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 Network::~Network()
@@ -75,7 +103,8 @@ Network::~Network()
     }
 }
 
-void Network::build(const std::vector<std::vector<Dependency>> &waits_for, int32_t threads)
+void Network::build(const std::vector<std::vector<Dependency>> &waits_for, const std::vector<uint32_t> &weights,
+                    int32_t threads)
 {
     const uint32_t count = static_cast<uint32_t>(waits_for.size());
     process_count_ = count;
@@ -150,8 +179,87 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for, int32
                              return ka < kb;
                          });
     }
-    next_block_.assign(count, 0);
-    ready_.init(count);
+    choose_homes(deps, weights);
+    next_block_.reset(new Padded[count == 0 ? 1 : count]);
+    busy_.reset(new Padded[static_cast<size_t>(threads_)]);
+    ready_.init(count, threads_);
+}
+
+// Every cross-core signal and block costs a cache line transfer, so each process gets a home
+// thread, and whole independent parts of the graph share one: take away the hubs (processes that
+// read or feed three or more others, such as a mix of voices), give each connected piece of what
+// remains to the least loaded thread, heaviest first, then the hubs. A ready process goes onto
+// its home's stack; an idle thread still takes work from any stack, so a poor guess costs
+// locality, never progress.
+void Network::choose_homes(const std::vector<std::vector<Dependency>> &deps, const std::vector<uint32_t> &weights)
+{
+    const uint32_t count = process_count_;
+    home_.assign(count, 0);
+    if (threads_ == 1 || count == 0) {
+        return;
+    }
+    std::vector<uint32_t> fan_in(count, 0);
+    std::vector<uint32_t> fan_out(count, 0);
+    for (uint32_t p = 0; p < count; ++p) {
+        for (const Dependency &d : deps[p]) {
+            if (d.lag == 0 && d.process != p) {
+                ++fan_in[p];
+                ++fan_out[d.process];
+            }
+        }
+    }
+    auto hub = [&](uint32_t p) { return fan_in[p] >= 3 || fan_out[p] >= 3; };
+    std::vector<uint32_t> root(count);
+    for (uint32_t p = 0; p < count; ++p) {
+        root[p] = p;
+    }
+    auto find = [&root](uint32_t p) {
+        while (root[p] != p) {
+            root[p] = root[root[p]];
+            p = root[p];
+        }
+        return p;
+    };
+    for (uint32_t p = 0; p < count; ++p) {
+        for (const Dependency &d : deps[p]) {
+            if (d.lag == 0 && d.process != p && !hub(p) && !hub(d.process)) {
+                root[find(p)] = find(d.process);
+            }
+        }
+    }
+    std::vector<uint64_t> piece_weight(count, 0);
+    for (uint32_t p = 0; p < count; ++p) {
+        if (!hub(p)) {
+            piece_weight[find(p)] += weights.empty() ? 1 : std::max<uint32_t>(weights[p], 1);
+        }
+    }
+    std::vector<uint32_t> pieces;
+    for (uint32_t p = 0; p < count; ++p) {
+        if (!hub(p) && find(p) == p) {
+            pieces.push_back(p);
+        }
+    }
+    std::stable_sort(pieces.begin(), pieces.end(),
+                     [&](uint32_t a, uint32_t b) { return piece_weight[a] > piece_weight[b]; });
+    std::vector<uint64_t> load(static_cast<size_t>(threads_), 0);
+    auto lightest = [&load]() {
+        return static_cast<int32_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    };
+    std::vector<int32_t> piece_home(count, 0);
+    for (uint32_t piece : pieces) {
+        const int32_t t = lightest();
+        piece_home[piece] = t;
+        load[static_cast<size_t>(t)] += piece_weight[piece];
+    }
+    for (uint32_t p = 0; p < count; ++p) {
+        if (hub(p)) {
+            const int32_t t = lightest();
+            home_[p] = t;
+            load[static_cast<size_t>(t)] += weights.empty() ? 1 : std::max<uint32_t>(weights[p], 1);
+        } else {
+            home_[p] = piece_home[find(p)];
+        }
+    }
 }
 
 int32_t Network::start_workers()
@@ -160,7 +268,7 @@ int32_t Network::start_workers()
     try {
         workers_.reserve(static_cast<size_t>(threads_ - 1));
         for (int32_t i = 1; i < threads_; ++i) {
-            workers_.emplace_back(&Network::worker_loop, this);
+            workers_.emplace_back(&Network::worker_loop, this, i);
         }
     } catch (const std::exception &) {
         // Fewer threads than asked for would still render correctly, but silently; say so instead.
@@ -218,15 +326,19 @@ void Network::idle(Predicate ready_to_go)
         if (ready_to_go()) {
             return;
         }
-        // Yield now and then: on a busy machine the thread we wait for may be queued on this core.
-        if ((i & 63) == 63) {
+        // Look rarely (each look pulls in lines that working threads write) and yield now and
+        // then: on a busy machine the thread we wait for may be queued on this core.
+        if ((i & 15) == 15) {
             std::this_thread::yield();
         } else {
-            cpu_relax();
+            for (int k = 0; k < 8; ++k) {
+                cpu_relax();
+            }
         }
     }
     const uint64_t epoch = epoch_.load(std::memory_order_acquire);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!ready_to_go()) {
         std::unique_lock<std::mutex> lock(sleep_mutex_);
         while (epoch_.load(std::memory_order_relaxed) == epoch && !shutdown_.load(std::memory_order_relaxed)) {
@@ -236,40 +348,52 @@ void Network::idle(Predicate ready_to_go)
     sleepers_.fetch_sub(1, std::memory_order_seq_cst);
 }
 
-void Network::worker_loop()
+void Network::worker_loop(int32_t self)
 {
     while (!shutdown_.load(std::memory_order_acquire)) {
-        if (run_one()) {
+        if (run_one(self)) {
             continue;
         }
+        // While a stopped run drains, leftovers are not work.
         idle([this] {
-            return queued_.load(std::memory_order_seq_cst) > 0 || shutdown_.load(std::memory_order_seq_cst);
+            return (!ready_.empty() && !abort_.load(std::memory_order_seq_cst)) ||
+                   shutdown_.load(std::memory_order_seq_cst);
         });
     }
 }
 
-// Takes one ready process and fires it. A thread counts itself running before it looks at
-// abort_ and pops: a stopping run sets abort_, waits until nobody runs, and only then drains what
-// is left, so no thread can hold a process popped from a stopped run while the next one begins.
-bool Network::run_one()
+bool Network::anyone_busy() const
+{
+    for (int32_t t = 0; t < threads_; ++t) {
+        if (busy_[t].value.load(std::memory_order_seq_cst) != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Takes one ready process and fires it. A thread marks itself busy before it looks at abort_ and
+// pops: a stopping run sets abort_, waits until no thread is busy, and only then drains what is
+// left, so no thread can hold a process popped from a stopped run while the next one begins.
+bool Network::run_one(int32_t self)
 {
     if (ready_.empty()) {
         return false;
     }
-    running_.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic<int64_t> &busy = busy_[self].value;
+    busy.store(1, std::memory_order_seq_cst);
     if (abort_.load(std::memory_order_seq_cst)) {
-        running_.fetch_sub(1, std::memory_order_seq_cst);
+        busy.store(0, std::memory_order_seq_cst);
         notify(true);
         return false;
     }
     const uint32_t generation = generation_.load(std::memory_order_seq_cst);
     uint32_t process = 0;
-    const bool popped = ready_.pop(&process);
+    const bool popped = ready_.pop(self, &process);
     if (popped) {
-        queued_.fetch_sub(1, std::memory_order_seq_cst);
-        execute(process, generation);
+        execute(self, process, generation);
     }
-    running_.fetch_sub(1, std::memory_order_seq_cst);
+    busy.store(0, std::memory_order_seq_cst);
     if (abort_.load(std::memory_order_seq_cst)) {
         notify(true);
     }
@@ -277,9 +401,9 @@ bool Network::run_one()
 }
 
 // Fires `process`, then keeps firing on this thread whichever process the firing made ready
-// first, pushing the others, until a firing makes nothing ready. The caller counts itself in
-// running_.
-void Network::execute(uint32_t process, uint32_t generation)
+// first, pushing the others, until a firing makes nothing ready. The caller has marked itself
+// busy.
+void Network::execute(int32_t self, uint32_t process, uint32_t generation)
 {
     for (;;) {
         if (abort_.load(std::memory_order_seq_cst) || generation_.load(std::memory_order_seq_cst) != generation) {
@@ -291,7 +415,8 @@ void Network::execute(uint32_t process, uint32_t generation)
             notify(true);
             return;
         }
-        const int64_t block = next_block_[process];
+        std::atomic<int64_t> &next = next_block_[process].value;
+        const int64_t block = next.load(std::memory_order_relaxed);
         const int32_t status = firer_->fire(process, block);
         if (status != AMP_OK) {
             bool expected = false;
@@ -302,11 +427,12 @@ void Network::execute(uint32_t process, uint32_t generation)
             notify(true);
             return;
         }
-        next_block_[process] = block + 1;
+        next.store(block + 1, std::memory_order_relaxed);
         // This block's counter now counts for block + window, which nothing can signal before
         // the signals below have been acted on.
         counters(process)[block & mask_].store(full_[process], std::memory_order_relaxed);
         uint32_t keep = kNone;
+        uint32_t spare = kNone;  // the first ready process whose home is another thread
         int32_t pushed = 0;
         for (uint32_t e = edge_begin_[process]; e < edge_begin_[process + 1]; ++e) {
             const Dependency &edge = edges_[e];
@@ -324,11 +450,22 @@ void Network::execute(uint32_t process, uint32_t generation)
             if (left != 0) {
                 continue;
             }
-            if (keep == kNone) {
+            if (keep == kNone && home_[edge.process] == self) {
                 keep = edge.process;
+            } else if (spare == kNone && home_[edge.process] != self) {
+                spare = edge.process;
             } else {
-                ready_.push(edge.process);
-                queued_.fetch_add(1, std::memory_order_seq_cst);
+                ready_.push(home_[edge.process], edge.process);
+                ++pushed;
+            }
+        }
+        // With nothing of its own to do next, this thread does the spare itself rather than hand
+        // it over and wake its home thread for it.
+        if (spare != kNone) {
+            if (keep == kNone && ready_.empty_at(self)) {
+                keep = spare;
+            } else {
+                ready_.push(home_[spare], spare);
                 ++pushed;
             }
         }
@@ -371,7 +508,7 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
             slots[n].store(initial_[static_cast<size_t>(p) * static_cast<size_t>(window_) + static_cast<size_t>(n)],
                            std::memory_order_relaxed);
         }
-        next_block_[p] = 0;
+        next_block_[p].value.store(0, std::memory_order_relaxed);
     }
     remaining_.store(static_cast<int32_t>(process_count_), std::memory_order_relaxed);
     const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
@@ -385,11 +522,10 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
         if (initial_[static_cast<size_t>(p) * static_cast<size_t>(window_)] != 0) {
             continue;
         }
-        if (first == kNone) {
+        if (first == kNone && home_[p] == 0) {
             first = p;
         } else {
-            ready_.push(p);
-            queued_.fetch_add(1, std::memory_order_seq_cst);
+            ready_.push(home_[p], p);
             ++pushed;
         }
     }
@@ -397,9 +533,9 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
         notify(pushed > 1);
     }
     if (first != kNone) {
-        running_.fetch_add(1, std::memory_order_seq_cst);
-        execute(first, generation);
-        running_.fetch_sub(1, std::memory_order_seq_cst);
+        busy_[0].value.store(1, std::memory_order_seq_cst);
+        execute(0, first, generation);
+        busy_[0].value.store(0, std::memory_order_seq_cst);
     }
     for (;;) {
         if (remaining_.load(std::memory_order_acquire) == 0) {
@@ -407,27 +543,26 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
         }
         if (stopping()) {
             abort_.store(true, std::memory_order_seq_cst);
-            if (running_.load(std::memory_order_seq_cst) == 0) {
+            if (!anyone_busy()) {
                 break;
             }
         }
-        if (run_one()) {
+        if (run_one(0)) {
             continue;
         }
         idle([this] {
-            return queued_.load(std::memory_order_seq_cst) > 0 || remaining_.load(std::memory_order_seq_cst) == 0 ||
-                   (stopping() && running_.load(std::memory_order_seq_cst) == 0);
+            return !ready_.empty() || remaining_.load(std::memory_order_seq_cst) == 0 ||
+                   (stopping() && !anyone_busy());
         });
     }
     // Nothing of this run may still be executing when the caller gets its graph back.
-    while (running_.load(std::memory_order_seq_cst) != 0) {
+    while (anyone_busy()) {
         std::this_thread::yield();
     }
     const bool stopped = remaining_.load(std::memory_order_acquire) != 0;
     if (stopped) {
         uint32_t process = 0;
-        while (ready_.pop(&process)) {
-            queued_.fetch_sub(1, std::memory_order_seq_cst);
+        while (ready_.pop(0, &process)) {
         }
     }
     cancel_.store(nullptr, std::memory_order_release);

@@ -36,20 +36,29 @@ public:
     virtual int32_t fire(uint32_t process, int64_t block) = 0;
 };
 
-// The processes ready to fire: a lock-free stack threaded through a per-process link (a process
-// is in it at most once, since it cannot be ready for block n + 1 before it has fired block n).
-// The head carries a tag bumped by every change, so a pop that raced with a pop and a push of the
-// same process fails its compare-and-swap instead of linking a stale successor. Unlike an array
-// queue, no cell can be held by a thread the OS has paused, so a push never fails.
-class ReadyStack {
+// The processes ready to fire: one lock-free stack per thread, threaded through a per-process
+// link (a process is in at most one stack, once, since it cannot be ready for block n + 1 before
+// it has fired block n). A thread pushes what its firings make ready onto its own stack and pops
+// from it first, so a chain of work tends to stay on the core whose cache holds its blocks;
+// a thread with nothing of its own takes from the others. Each head carries a tag bumped by
+// every change, so a pop that raced with a pop and a push of the same process fails its
+// compare-and-swap instead of linking a stale successor. No slot can be held by a thread the OS
+// has paused, so a push never fails.
+class ReadyStacks {
 public:
-    void init(uint32_t processes);
-    void push(uint32_t process);
-    bool pop(uint32_t *process);
-    bool empty() const { return static_cast<uint32_t>(head_.load(std::memory_order_acquire)) == 0; }
+    void init(uint32_t processes, int32_t threads);
+    void push(int32_t thread, uint32_t process);
+    bool pop(int32_t thread, uint32_t *process);
+    bool empty() const;
+    bool empty_at(int32_t thread) const;
 
 private:
-    alignas(64) std::atomic<uint64_t> head_{0};  // tag << 32 | (process + 1), 0 when empty
+    bool pop_from(int32_t stack, uint32_t *process);
+    struct alignas(64) Head {
+        std::atomic<uint64_t> value{0};  // tag << 32 | (process + 1), 0 when empty
+    };
+    std::unique_ptr<Head[]> heads_;
+    int32_t threads_ = 1;
     std::unique_ptr<std::atomic<uint32_t>[]> next_;
 };
 
@@ -60,10 +69,11 @@ public:
     Network(const Network &) = delete;
     Network &operator=(const Network &) = delete;
 
-    // waits_for[p]: the dependencies of process p, without its own lag-1 one (added here).
-    // `threads` counts the calling thread; the pool's other threads start with the first run that
-    // can use them. Throws std::bad_alloc.
-    void build(const std::vector<std::vector<Dependency>> &waits_for, int32_t threads);
+    // waits_for[p]: the dependencies of process p, without its own lag-1 one (added here);
+    // weights[p]: roughly how much work p does per block. `threads` counts the calling thread; the
+    // pool's other threads start with the first run that can use them. Throws std::bad_alloc.
+    void build(const std::vector<std::vector<Dependency>> &waits_for, const std::vector<uint32_t> &weights,
+               int32_t threads);
 
     // Fires every process for blocks 0 .. blocks-1 on the calling thread and the pool. Returns 0,
     // the status of the first failed firing (see failure()), or AMP_ERR_STOPPED when `cancel`
@@ -83,10 +93,12 @@ public:
     uint32_t process_count() const { return process_count_; }
 
 private:
+    void choose_homes(const std::vector<std::vector<Dependency>> &deps, const std::vector<uint32_t> &weights);
     int32_t start_workers();
-    void worker_loop();
-    bool run_one();
-    void execute(uint32_t process, uint32_t generation);
+    void worker_loop(int32_t self);
+    bool run_one(int32_t self);
+    bool anyone_busy() const;
+    void execute(int32_t self, uint32_t process, uint32_t generation);
     bool stopping() const;
     void notify(bool everyone);
     template <typename Predicate>
@@ -104,8 +116,15 @@ private:
     std::vector<int32_t> full_;           // dependencies that count once every lag is reached
     std::vector<uint32_t> edge_begin_;    // dependents of p: edges_[edge_begin_[p] .. edge_begin_[p + 1])
     std::vector<Dependency> edges_;       // (dependent process, lag)
-    std::vector<int64_t> next_block_;     // touched only by the thread firing the process
-    ReadyStack ready_;
+    std::vector<int32_t> home_;           // the thread whose stack a ready process goes to
+    // Per-thread and per-process words, each on a cache line of its own: threads write them all
+    // the time, and a neighbour's line bouncing between cores costs more than the work.
+    struct alignas(64) Padded {
+        std::atomic<int64_t> value{0};
+    };
+    std::unique_ptr<Padded[]> next_block_;  // per process; touched only by the thread firing it
+    std::unique_ptr<Padded[]> busy_;        // per thread (0: the caller of run): inside a pop or a firing
+    ReadyStacks ready_;
 
     Firer *firer_ = nullptr;
     int64_t blocks_ = 0;
@@ -116,8 +135,6 @@ private:
     std::atomic<bool> failed_{false};
     Failure failure_;
     alignas(64) std::atomic<int32_t> remaining_{0};  // processes that still have blocks to fire
-    alignas(64) std::atomic<int32_t> running_{0};    // threads inside execute()
-    alignas(64) std::atomic<int32_t> queued_{0};     // tasks in the queue
     alignas(64) std::atomic<int32_t> sleepers_{0};
     std::atomic<uint64_t> epoch_{0};
     std::mutex sleep_mutex_;
