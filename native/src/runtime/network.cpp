@@ -387,11 +387,10 @@ bool Network::run_one(int32_t self)
         notify(true);
         return false;
     }
-    const uint32_t generation = generation_.load(std::memory_order_seq_cst);
     uint32_t process = 0;
     const bool popped = ready_.pop(self, &process);
     if (popped) {
-        execute(self, process, generation);
+        execute(self, process);
     }
     busy.store(0, std::memory_order_seq_cst);
     if (abort_.load(std::memory_order_seq_cst)) {
@@ -403,10 +402,10 @@ bool Network::run_one(int32_t self)
 // Fires `process`, then keeps firing on this thread whichever process the firing made ready
 // first, pushing the others, until a firing makes nothing ready. The caller has marked itself
 // busy.
-void Network::execute(int32_t self, uint32_t process, uint32_t generation)
+void Network::execute(int32_t self, uint32_t process)
 {
     for (;;) {
-        if (abort_.load(std::memory_order_seq_cst) || generation_.load(std::memory_order_seq_cst) != generation) {
+        if (abort_.load(std::memory_order_seq_cst)) {
             return;
         }
         const std::atomic<bool> *cancel = cancel_.load(std::memory_order_acquire);
@@ -511,8 +510,6 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
         next_block_[p].value.store(0, std::memory_order_relaxed);
     }
     remaining_.store(static_cast<int32_t>(process_count_), std::memory_order_relaxed);
-    const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
-    generation_.store(generation, std::memory_order_seq_cst);
     abort_.store(false, std::memory_order_seq_cst);
 
     // Every process that waits for nothing at block 0 is ready; this thread takes the first.
@@ -534,7 +531,7 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
     }
     if (first != kNone) {
         busy_[0].value.store(1, std::memory_order_seq_cst);
-        execute(0, first, generation);
+        execute(0, first);
         busy_[0].value.store(0, std::memory_order_seq_cst);
     }
     for (;;) {

@@ -98,7 +98,7 @@ private:
     void worker_loop(int32_t self);
     bool run_one(int32_t self);
     bool anyone_busy() const;
-    void execute(int32_t self, uint32_t process, uint32_t generation);
+    void execute(int32_t self, uint32_t process);
     bool stopping() const;
     void notify(bool everyone);
     template <typename Predicate>
@@ -130,7 +130,6 @@ private:
     int64_t blocks_ = 0;
     bool alone_ = true;    // this run uses one thread
     std::atomic<const std::atomic<bool> *> cancel_{nullptr};
-    std::atomic<uint32_t> generation_{0};
     std::atomic<bool> abort_{false};
     std::atomic<bool> failed_{false};
     Failure failure_;
