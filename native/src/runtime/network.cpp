@@ -118,21 +118,19 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for, const
     std::vector<std::vector<Dependency>> deps(count);
     int32_t max_lag = 1;
     for (uint32_t p = 0; p < count; ++p) {
-        deps[p].push_back(Dependency{p, 1});
-        for (const Dependency &d : waits_for[p]) {
-            const int32_t lag = d.process == p ? 1 : (d.lag < 0 ? 0 : d.lag);
-            bool merged = false;
-            for (Dependency &existing : deps[p]) {
-                if (existing.process == d.process) {
-                    existing.lag = std::min(existing.lag, lag);
-                    merged = true;
-                }
-            }
-            if (!merged) {
-                deps[p].push_back(Dependency{d.process, lag});
-            }
-            max_lag = std::max(max_lag, lag);
+        std::vector<Dependency> &list = deps[p];
+        list.assign(waits_for[p].begin(), waits_for[p].end());
+        list.push_back(Dependency{p, 1});
+        for (Dependency &d : list) {
+            d.lag = d.process == p ? 1 : (d.lag < 0 ? 0 : d.lag);
+            max_lag = std::max(max_lag, d.lag);
         }
+        std::sort(list.begin(), list.end(), [](const Dependency &a, const Dependency &b) {
+            return a.process != b.process ? a.process < b.process : a.lag < b.lag;
+        });
+        list.erase(std::unique(list.begin(), list.end(),
+                               [](const Dependency &a, const Dependency &b) { return a.process == b.process; }),
+                   list.end());
     }
     // Every dependency at lag L > 0 comes with one at lag 0 the other way (a reader and the room
     // in its channel, or a delay node's two halves), so while a process has fired blocks up to
