@@ -5,13 +5,14 @@
     python benchmarks/runtime_network.py --tiny    # tiny sizes: checks that it runs, claims nothing
 
 1. Per-node overhead: an oscillator feeding 1,000 gains in a chain, or 1,000 gains side by side
-   summed by one mix, in blocks of 64 and 256 frames, many blocks per native call. "total" is wall
-   time per node per block; "kernels" is the time inside the nodes' process() (the native per-node
-   timing, a second render with timing on); "runtime" = total - kernels, what the network adds.
+   summed by one mix, in blocks of 64 and 256 frames, many blocks per native call: wall time per
+   node per block, the nodes' own work included. A fused chain is one process whose nodes run back
+   to back, so the unfused chain minus the fused one is what the network spends per process firing.
 2. Parallel speedup: 16 voices, each oscillator (saw) -> filter -> envelope-controlled gain, summed by
    a mix; 2 threads against 1.
-3. Python overhead of one run_block(64) on a one-node graph: the call as Python sees it, and the
-   native render alone (the node's timing), whose difference is what Python adds.
+3. Python overhead of one run_block(64) on a one-node graph: the call as Python sees it, the time
+   inside the node's process() (native per-node timing), and the rest: Python, cffi and the
+   runtime's own per-call work.
 
 Variants take turns within each repetition, so load from elsewhere on the machine hits them alike;
 the best repetition counts (on a shared machine the slower ones measure the neighbours).
@@ -106,18 +107,8 @@ def per_node(count: int, blocks: int, repeats: int) -> list[list]:
             for (threads, fusion), seconds in best.items():
                 ex = next(e for e in executors if e.threads == threads and
                           ((e.plan.optimisations & 1) != 0) == (fusion == "on"))
-                set_timing(ex, True)
-                kernel = float("inf")
-                for _ in range(max(1, repeats // 2)):
-                    set_timing(ex, False)
-                    set_timing(ex, True)
-                    ex.render(block * blocks, block)
-                    kernel = min(kernel, float(node_timings(ex)[0].sum()) * 1e-9)
-                set_timing(ex, False)
-                total = seconds / (nodes * blocks) * 1e9
-                inside = kernel / (nodes * blocks) * 1e9
-                rows.append([layout, block, threads, fusion, ex.info()["process_count"], f"{total:.1f}",
-                             f"{inside:.1f}", f"{total - inside:.1f}"])
+                rows.append([layout, block, threads, fusion, ex.info()["process_count"],
+                             f"{seconds / (nodes * blocks) * 1e9:.1f}"])
             for ex in executors:
                 ex.close()
     return rows
@@ -219,7 +210,7 @@ def main() -> None:
           f"{platform.python_version()}, {datetime.date.today()}, load average {load:.1f} at start")
     table(f"1. Per-node overhead: {count} gains, {blocks} blocks per native call, ns per node per block "
           f"(best of {repeats})",
-          ["layout", "block", "threads", "fusion", "processes", "total", "kernels", "runtime"],
+          ["layout", "block", "threads", "fusion", "processes", "ns per node per block"],
           per_node(count, blocks, repeats))
     rows, shape = speedup(seconds, pairs)
     table(f"2. Parallel speedup: 16 voices ({shape}) -> mix, {seconds:g} s of audio per render, "
@@ -227,7 +218,8 @@ def main() -> None:
           ["block", "processes", "1 thread ms (best)", "2 threads ms (best)", "speedup (best / best)",
            "speedup (median of pairs)", "real time (2 threads)"], rows)
     table(f"3. Python overhead of run_block(64) on one oscillator, {calls} calls (µs per call)",
-          ["threads", "best", "median", "native render", "Python overhead"], python_overhead(calls, repeats))
+          ["threads", "best", "median", "the node's process()", "everything else (Python, cffi, runtime)"],
+          python_overhead(calls, repeats))
 
 
 if __name__ == "__main__":
