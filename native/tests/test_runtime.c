@@ -358,9 +358,45 @@ static void check_streamer(void)
     test_free_graph(&g);
 }
 
+/* Many renders of one or two blocks in a row: runs start and end all the time, which is where a
+ * thread still leaving one run could meet the next one. */
+static void check_short_runs(void)
+{
+    double ref[2 * 300];
+    double out[2 * 300];
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+        TestGraph g = test_random_graph(seed * 11, 12 + (uint32_t)seed * 6);
+        TestBytes d = test_descriptor_blob(&g);
+        TestBytes p = test_plan_blob(&g, (int)(seed % 2));
+        static const int32_t threads[] = {2, 4, 8};
+        for (int t = 0; t < 3; ++t) {
+            AmpGraph *one = create(&d, &p, 1, 0, 300);
+            AmpGraph *many = create(&d, &p, threads[t], (int32_t)(seed % 3), 300);
+            for (int i = 0; i < 400 && one && many; ++i) {
+                const int32_t frames = 1 + (i * 37) % 300;
+                const int32_t block = 1 + (i * 13) % 100;
+                CHECK_EQ_INT(amp_graph_render(one, frames, block, NULL, 0, NULL, 0, ref, (size_t)(2 * frames)), AMP_OK);
+                CHECK_EQ_INT(amp_graph_render(many, frames, block, NULL, 0, NULL, 0, out, (size_t)(2 * frames)), AMP_OK);
+                if (memcmp(ref, out, sizeof(double) * 2 * (size_t)frames) != 0) {
+                    fprintf(stderr, "short runs: seed %llu threads %d call %d differ\n", (unsigned long long)seed,
+                            threads[t], i);
+                    ++amp_test_failures;
+                    break;
+                }
+            }
+            amp_graph_destroy(one);
+            amp_graph_destroy(many);
+        }
+        free(d.data);
+        free(p.data);
+        test_free_graph(&g);
+    }
+}
+
 int main(void)
 {
     check_random_graphs();
+    check_short_runs();
     check_feedback_and_failure();
     check_streamer();
     return TEST_RESULT();

@@ -23,6 +23,8 @@ inline void cpu_relax()
 // long enough to catch the next block of a busy render, short enough not to burn a shared core.
 constexpr int kSpins = 1500;
 constexpr uint32_t kNone = UINT32_MAX;
+// Waiting for this many processes or more, a process counts them per home thread (see build).
+constexpr size_t kSplit = 8;
 
 }  // namespace
 
@@ -44,6 +46,22 @@ void ReadyStacks::push(int32_t thread, uint32_t process)
     do {
         next_[process].store(static_cast<uint32_t>(top), std::memory_order_relaxed);
         fresh = (((top >> 32) + 1) << 32) | (static_cast<uint64_t>(process) + 1);
+    } while (!head.compare_exchange_weak(top, fresh, std::memory_order_release, std::memory_order_relaxed));
+}
+
+void ReadyStacks::link(uint32_t process, uint32_t next)
+{
+    next_[process].store(next + 1, std::memory_order_relaxed);
+}
+
+void ReadyStacks::push_chain(int32_t thread, uint32_t first, uint32_t last)
+{
+    std::atomic<uint64_t> &head = heads_[thread].value;
+    uint64_t top = head.load(std::memory_order_relaxed);
+    uint64_t fresh = 0;
+    do {
+        next_[last].store(static_cast<uint32_t>(top), std::memory_order_relaxed);
+        fresh = (((top >> 32) + 1) << 32) | (static_cast<uint64_t>(first) + 1);
     } while (!head.compare_exchange_weak(top, fresh, std::memory_order_release, std::memory_order_relaxed));
 }
 
@@ -143,16 +161,54 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for, const
     }
     mask_ = window_ - 1;
     stride_ = (static_cast<size_t>(window_) + 15) / 16 * 16;
-    counters_.reset(new std::atomic<int32_t>[static_cast<size_t>(count) * stride_]);
-    initial_.assign(static_cast<size_t>(count) * static_cast<size_t>(window_), 0);
-    full_.assign(count, 0);
-    std::vector<uint32_t> out_degree(count, 0);
+    choose_homes(deps, weights);
+    // A process waiting for many others (a mix of a thousand voices, or a source whose readers
+    // all give back room) would have every thread decrement the same counter, a line bouncing
+    // between cores for each signal. It counts instead in one sub-counter per home thread of the
+    // processes it waits for, each touched mostly by its own thread; the last signal of a
+    // sub-counter counts once in the process's own counter.
+    const size_t w = static_cast<size_t>(window_);
+    std::vector<int32_t> sub_base(count, -1);
+    size_t sub_count = 0;
     for (uint32_t p = 0; p < count; ++p) {
-        full_[p] = static_cast<int32_t>(deps[p].size());
+        if (threads_ > 1 && deps[p].size() >= kSplit) {
+            sub_base[p] = static_cast<int32_t>(sub_count);
+            sub_count += static_cast<size_t>(threads_);
+        }
+    }
+    counters_.reset(new std::atomic<int32_t>[static_cast<size_t>(count) * stride_]);
+    subs_.reset(new std::atomic<int32_t>[(sub_count == 0 ? 1 : sub_count) * stride_]);
+    initial_.assign(static_cast<size_t>(count) * w, 0);
+    full_.assign(count, 0);
+    sub_initial_.assign(sub_count * w, 0);
+    sub_full_.assign(sub_count, 0);
+    std::vector<uint32_t> out_degree(count, 0);
+    auto count_in = [&](int32_t *initial, int32_t *full, int32_t lag) {
+        ++*full;
+        for (int32_t n = lag; n < window_; ++n) {
+            ++initial[n];
+        }
+    };
+    for (uint32_t p = 0; p < count; ++p) {
+        int32_t *initial = &initial_[static_cast<size_t>(p) * w];
         for (const Dependency &d : deps[p]) {
             ++out_degree[d.process];
-            for (int32_t n = d.lag; n < window_; ++n) {
-                ++initial_[static_cast<size_t>(p) * static_cast<size_t>(window_) + static_cast<size_t>(n)];
+            if (sub_base[p] >= 0 && d.process != p) {
+                const size_t sub = static_cast<size_t>(sub_base[p] + home_[d.process]);
+                count_in(&sub_initial_[sub * w], &sub_full_[sub], d.lag);
+            } else {
+                count_in(initial, &full_[p], d.lag);
+            }
+        }
+        for (int32_t t = 0; sub_base[p] >= 0 && t < threads_; ++t) {
+            const size_t sub = static_cast<size_t>(sub_base[p] + t);
+            if (sub_full_[sub] == 0) {
+                continue;
+            }
+            ++full_[p];
+            for (int32_t n = 0; n < window_; ++n) {
+                // A sub-counter with nothing to wait for at block n is complete from the start.
+                initial[n] += sub_initial_[sub * w + static_cast<size_t>(n)] > 0 ? 1 : 0;
             }
         }
     }
@@ -160,24 +216,24 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for, const
     for (uint32_t p = 0; p < count; ++p) {
         edge_begin_[p + 1] = edge_begin_[p] + out_degree[p];
     }
-    edges_.assign(edge_begin_[count], Dependency{0, 0});
+    edges_.assign(edge_begin_[count], Edge{0, 0, -1});
     std::vector<uint32_t> cursor(edge_begin_.begin(), edge_begin_.end() - 1);
     for (uint32_t p = 0; p < count; ++p) {
         for (const Dependency &d : deps[p]) {
-            edges_[cursor[d.process]++] = Dependency{p, d.lag};
+            const int32_t sub = sub_base[p] >= 0 && d.process != p ? sub_base[p] + home_[d.process] : -1;
+            edges_[cursor[d.process]++] = Edge{p, d.lag, sub};
         }
     }
     // Consumers first: the thread that produced a block goes on with the process that reads it,
     // while the block is still in its cache; the process's own next block comes last.
     for (uint32_t q = 0; q < count; ++q) {
         std::stable_sort(edges_.begin() + edge_begin_[q], edges_.begin() + edge_begin_[q + 1],
-                         [q](const Dependency &a, const Dependency &b) {
+                         [q](const Edge &a, const Edge &b) {
                              const int ka = a.process == q ? 2 : (a.lag == 0 ? 0 : 1);
                              const int kb = b.process == q ? 2 : (b.lag == 0 ? 0 : 1);
                              return ka < kb;
                          });
     }
-    choose_homes(deps, weights);
     next_block_.reset(new Padded[count == 0 ? 1 : count]);
     busy_.reset(new Padded[static_cast<size_t>(threads_)]);
     ready_.init(count, threads_);
@@ -430,12 +486,41 @@ void Network::execute(int32_t self, uint32_t process)
         counters(process)[block & mask_].store(full_[process], std::memory_order_relaxed);
         uint32_t keep = kNone;
         uint32_t spare = kNone;  // the first ready process whose home is another thread
+        // What the signals make ready goes to its home's stack in one push per home (a chain
+        // linked here, where nobody else sees it yet).
+        uint32_t chain_first[kMaxChains];
+        uint32_t chain_last[kMaxChains];
+        const int32_t chains = threads_ <= kMaxChains ? threads_ : 0;
+        for (int32_t t = 0; t < chains; ++t) {
+            chain_first[t] = kNone;
+        }
         int32_t pushed = 0;
+        auto hand_over = [&](uint32_t ready) {
+            const int32_t home = home_[ready];
+            ++pushed;
+            if (home >= chains) {
+                ready_.push(home, ready);
+            } else if (chain_first[home] == kNone) {
+                chain_first[home] = chain_last[home] = ready;
+            } else {
+                ready_.link(ready, chain_first[home]);
+                chain_first[home] = ready;
+            }
+        };
         for (uint32_t e = edge_begin_[process]; e < edge_begin_[process + 1]; ++e) {
-            const Dependency &edge = edges_[e];
+            const Edge &edge = edges_[e];
             const int64_t target = block + edge.lag;
             if (target >= blocks_) {
                 continue;
+            }
+            if (edge.sub >= 0) {
+                std::atomic<int32_t> &sub = subs(edge.sub)[target & mask_];
+                if (sub.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+                    continue;
+                }
+                // Complete for this block: from now on it counts for block + window, which
+                // nothing signals before the process has fired this block.
+                sub.store(sub_full_[static_cast<size_t>(edge.sub)], std::memory_order_relaxed);
             }
             std::atomic<int32_t> &counter = counters(edge.process)[target & mask_];
             // Alone, a thread needs no locked instruction: nobody else touches the counters.
@@ -452,8 +537,7 @@ void Network::execute(int32_t self, uint32_t process)
             } else if (spare == kNone && home_[edge.process] != self) {
                 spare = edge.process;
             } else {
-                ready_.push(home_[edge.process], edge.process);
-                ++pushed;
+                hand_over(edge.process);
             }
         }
         // With nothing of its own to do next, this thread does the spare itself rather than hand
@@ -462,8 +546,12 @@ void Network::execute(int32_t self, uint32_t process)
             if (keep == kNone && ready_.empty_at(self)) {
                 keep = spare;
             } else {
-                ready_.push(home_[spare], spare);
-                ++pushed;
+                hand_over(spare);
+            }
+        }
+        for (int32_t t = 0; t < chains; ++t) {
+            if (chain_first[t] != kNone) {
+                ready_.push_chain(t, chain_first[t], chain_last[t]);
             }
         }
         if (pushed > 0) {
@@ -499,6 +587,15 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
     cancel_.store(cancel, std::memory_order_release);
     failed_.store(false, std::memory_order_relaxed);
     failure_ = Failure{};
+    for (size_t sub = 0; sub < sub_full_.size(); ++sub) {
+        std::atomic<int32_t> *slots = subs(static_cast<int32_t>(sub));
+        for (int32_t n = 0; n < window_; ++n) {
+            // Nothing signals a sub-counter for a block before its smallest lag, so such a slot
+            // is complete at block n and waits already for block n + window.
+            const int32_t initial = sub_initial_[sub * static_cast<size_t>(window_) + static_cast<size_t>(n)];
+            slots[n].store(initial > 0 ? initial : sub_full_[sub], std::memory_order_relaxed);
+        }
+    }
     for (uint32_t p = 0; p < process_count_; ++p) {
         std::atomic<int32_t> *slots = counters(p);
         for (int32_t n = 0; n < window_; ++n) {

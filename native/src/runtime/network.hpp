@@ -48,6 +48,9 @@ class ReadyStacks {
 public:
     void init(uint32_t processes, int32_t threads);
     void push(int32_t thread, uint32_t process);
+    // A chain first .. last, linked with link(), pushed in one step.
+    void link(uint32_t process, uint32_t next);
+    void push_chain(int32_t thread, uint32_t first, uint32_t last);
     bool pop(int32_t thread, uint32_t *process);
     bool empty() const;
     bool empty_at(int32_t thread) const;
@@ -104,6 +107,14 @@ private:
     template <typename Predicate>
     void idle(Predicate ready_to_go);
     std::atomic<int32_t> *counters(uint32_t process) { return &counters_[static_cast<size_t>(process) * stride_]; }
+    std::atomic<int32_t> *subs(int32_t sub) { return &subs_[static_cast<size_t>(sub) * stride_]; }
+
+    struct Edge {
+        uint32_t process;  // the dependent
+        int32_t lag;
+        int32_t sub;       // its sub-counter for this edge, or -1
+    };
+    static constexpr int32_t kMaxChains = 64;
 
     uint32_t process_count_ = 0;
     int32_t threads_ = 1;
@@ -115,7 +126,10 @@ private:
     std::vector<int32_t> initial_;        // [process * window + n]: dependencies that count at block n
     std::vector<int32_t> full_;           // dependencies that count once every lag is reached
     std::vector<uint32_t> edge_begin_;    // dependents of p: edges_[edge_begin_[p] .. edge_begin_[p + 1])
-    std::vector<Dependency> edges_;       // (dependent process, lag)
+    std::vector<Edge> edges_;
+    std::unique_ptr<std::atomic<int32_t>[]> subs_;  // sub-counters, window per sub, padded like counters_
+    std::vector<int32_t> sub_initial_;
+    std::vector<int32_t> sub_full_;
     std::vector<int32_t> home_;           // the thread whose stack a ready process goes to
     // Per-thread and per-process words, each on a cache line of its own: threads write them all
     // the time, and a neighbour's line bouncing between cores costs more than the work.
