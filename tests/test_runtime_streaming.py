@@ -251,9 +251,9 @@ def test_a_read_with_a_timeout_returns_what_arrived():
         ex.reset()
         with ex.create_streamer(block_frames=64, lead_frames=128) as stream:
             started = time.perf_counter()
-            first = stream.read(10**6, timeout=0.0)
+            first = stream.read(10**5, timeout=0.0)
             assert time.perf_counter() - started < 0.1
-            assert first.shape[2] < 10**6
+            assert first.shape[2] <= 128  # the ring, filled before the call at most
             first = first[:, :, :600]
             rest = stream.read(600 - first.shape[2]) if first.shape[2] < 600 else first[:, :, :0]
             assert stream.read(0).shape == (1, 1, 0)

@@ -263,6 +263,9 @@ int32_t Streamer::read(double *output, size_t output_size, int64_t frames, int32
         }
         room_ready_.notify_one();
         copied += take;
+        if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) {
+            break;  // what had arrived by the deadline: not what keeps arriving after it
+        }
     }
     *frames_read = copied;
     return AMP_OK;
