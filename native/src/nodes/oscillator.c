@@ -557,7 +557,7 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
 /* The steady loops, one per shape, compiled for wider vectors where the machine has them. Every
  * clone performs the same IEEE operations in the same order (no contraction, no reassociation),
  * so the output does not depend on the machine. */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define OSC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define OSC_CLONES
