@@ -574,6 +574,9 @@ int32_t Graph::render(const RenderRequest &request)
     if (!claim("render")) {
         return AMP_ERR_INVALID_ARGUMENT;
     }
+    // Only the caller's own render clears the handle's error: a streamer rendering in the
+    // background must not erase the refusal another caller is about to read.
+    clear_error();
     const int32_t status = render_claimed(request);
     release();
     return status;
@@ -581,7 +584,6 @@ int32_t Graph::render(const RenderRequest &request)
 
 int32_t Graph::render_claimed(const RenderRequest &request)
 {
-    clear_error();
     if (request.total_frames < 0 || request.block_frames < 1 || request.block_frames > config_.max_block_frames) {
         return fail(AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
                     "block_frames must be in [1, %d] and total_frames >= 0; got %d and %lld", config_.max_block_frames,
