@@ -1,0 +1,418 @@
+// graph_build.cpp - building a graph from its blobs: node instances, their parameter sources,
+// buffers and the process network.
+#include "graph.hpp"
+
+#include "../amp_error.h"
+#include "../amp_log.h"
+#include "../formats/control.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace amp {
+
+namespace {
+
+constexpr int32_t kDefaultChannelDepth = 2;
+
+uint64_t name_seed(const char *name)
+{
+    uint64_t hash = 1469598103934665603ull;  // FNV-1a
+    for (const char *p = name; *p; ++p) {
+        hash ^= static_cast<uint8_t>(*p);
+        hash *= 1099511628211ull;
+    }
+    return hash;
+}
+
+double *allocate_zeroed(size_t count)
+{
+    void *memory = nullptr;
+    const size_t bytes = ((count * sizeof(double) + 63) / 64) * 64;
+    if (posix_memalign(&memory, 64, bytes == 0 ? 64 : bytes) != 0) {
+        return nullptr;
+    }
+    std::memset(memory, 0, bytes == 0 ? 64 : bytes);
+    return static_cast<double *>(memory);
+}
+
+}  // namespace
+
+int32_t Graph::create(const uint8_t *descriptors, size_t descriptors_size, const uint8_t *plan, size_t plan_size,
+                      const AmpGraphConfig &config, AmpErrorInfo *error)
+{
+    if (config.batch < 1 || config.batch > 65536) {
+        return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "config", nullptr, -1,
+                             "batch must be in [1, 65536], got %d", config.batch);
+    }
+    if (config.max_block_frames < 1 || config.max_block_frames > (1 << 20)) {
+        return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "config", nullptr, -1,
+                             "max_block_frames must be in [1, 1048576], got %d", config.max_block_frames);
+    }
+    if (!std::isfinite(config.sample_rate) || config.sample_rate < 1.0 || config.sample_rate > 1.0e7) {
+        return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "config", nullptr, -1,
+                             "sample_rate must be in [1, 1e7] Hz, got %g", config.sample_rate);
+    }
+    if (config.threads < 0 || config.threads > 1024 || config.channel_depth < 0 || config.channel_depth > 64) {
+        return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "config", nullptr, -1,
+                             "threads must be in [0, 1024] and channel_depth in [0, 64]; got %d and %d",
+                             config.threads, config.channel_depth);
+    }
+    if (descriptors == nullptr || plan == nullptr) {
+        return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "config", nullptr, -1, "a blob pointer is NULL");
+    }
+    config_ = config;
+    if (config_.channel_depth == 0) {
+        config_.channel_depth = kDefaultChannelDepth;
+    }
+    if (config_.threads == 0) {
+        const unsigned cores = std::thread::hardware_concurrency();
+        config_.threads = cores == 0 ? 1 : static_cast<int32_t>(std::min(cores, 1024u));
+    }
+    // Node data (sampler buffers) points into the descriptor bytes, so keep a copy of our own.
+    descriptor_bytes_.assign(descriptors, descriptors + descriptors_size);
+    plan_bytes_.assign(plan, plan + plan_size);
+    int32_t status = amp_descriptor_parse(descriptor_bytes_.data(), descriptor_bytes_.size(), &desc_, error);
+    if (status != AMP_OK) {
+        return status;
+    }
+    status = amp_plan_parse(plan_bytes_.data(), plan_bytes_.size(), &desc_, &plan_, error);
+    if (status != AMP_OK) {
+        return status;
+    }
+    if ((status = build_nodes(error)) != AMP_OK) {
+        return status;
+    }
+    return build_network(error);
+}
+
+int32_t Graph::build_nodes(AmpErrorInfo *error)
+{
+    const size_t batch = static_cast<size_t>(config_.batch);
+    const size_t max_frames = static_cast<size_t>(config_.max_block_frames);
+
+    sink_node_ = desc_.sink;
+    sink_value_ = plan_.value_base[desc_.sink];
+    routes_.resize(desc_.modulation_count);
+    for (uint32_t m = 0; m < desc_.modulation_count; ++m) {
+        const AmpDescModulation &mod = desc_.modulations[m];
+        routes_[m] = Route{plan_.value_base[mod.src_node] + mod.src_output, mod.channel, mod.scale};
+    }
+
+    nodes_.resize(desc_.node_count);
+    for (uint32_t i = 0; i < desc_.node_count; ++i) {
+        NodeInstance &node = nodes_[i];
+        node.index = i;
+        node.desc = &desc_.nodes[i];
+        node.spec = node.desc->spec;
+        node.channels = static_cast<int32_t>(plan_.node_channels[i]);
+        node.param_sources.resize(static_cast<size_t>(node.spec->num_params));
+        for (int p = 0; p < node.spec->num_params; ++p) {
+            node.param_sources[static_cast<size_t>(p)].base = node.desc->params[p];
+            node.param_sources[static_cast<size_t>(p)].held = node.desc->params[p];
+        }
+    }
+    // Connections, grouped by port in edge order so that a multi-input sums in a fixed order.
+    std::vector<std::vector<int32_t>> port_channels(desc_.node_count);
+    for (uint32_t i = 0; i < desc_.node_count; ++i) {
+        NodeInstance &node = nodes_[i];
+        port_channels[i].assign(static_cast<size_t>(node.spec->num_inputs), 0);
+        node.port_counts.assign(static_cast<size_t>(node.spec->num_inputs), 0);
+        for (int port = 0; port < node.spec->num_inputs; ++port) {
+            for (uint32_t e = 0; e < desc_.edge_count; ++e) {
+                const AmpDescEdge &edge = desc_.edges[e];
+                if (edge.dst_node == i && edge.dst_input == static_cast<uint32_t>(port)) {
+                    const uint32_t v = plan_.value_base[edge.src_node] + edge.src_output;
+                    const int32_t channels = static_cast<int32_t>(plan_.values[v].channels);
+                    node.input_values.push_back(v);
+                    int32_t &widest = port_channels[i][static_cast<size_t>(port)];
+                    widest = channels > widest ? channels : widest;
+                    ++node.port_counts[static_cast<size_t>(port)];
+                }
+            }
+        }
+    }
+    for (uint32_t r = 0; r < plan_.route_count; ++r) {
+        const uint32_t m = plan_.routes[r];
+        const AmpDescModulation &mod = desc_.modulations[m];
+        ParamSource &source = nodes_[mod.dst_node].param_sources[mod.param];
+        (mod.mode == AMP_MOD_ADD ? source.add_routes : source.mul_routes).push_back(m);
+    }
+    for (uint32_t b = 0; b < desc_.binding_count; ++b) {
+        const AmpDescBinding &binding = desc_.bindings[b];
+        int found = -1;
+        for (size_t k = 0; k < keys_.size(); ++k) {
+            if (keys_[k].name == binding.key) {
+                found = static_cast<int>(k);
+            }
+        }
+        if (found < 0) {
+            ControlKey key;
+            key.name = binding.key;
+            keys_.push_back(std::move(key));
+            found = static_cast<int>(keys_.size() - 1);
+        }
+        ParamSource &source = nodes_[binding.node].param_sources[binding.param];
+        source.binding = found;
+        source.curve.assign(max_frames, source.base);
+    }
+    for (NodeInstance &node : nodes_) {
+        for (ParamSource &source : node.param_sources) {
+            if (!source.add_routes.empty() || !source.mul_routes.empty()) {
+                source.scratch = allocate_zeroed(batch * static_cast<size_t>(node.channels) * max_frames);
+                if (source.scratch == nullptr) {
+                    return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", node.desc->name, -1,
+                                         "no memory for parameter scratch");
+                }
+                allocations_.push_back(source.scratch);
+                AMP_LOG_ALLOCATION("param_scratch", batch * static_cast<size_t>(node.channels) * max_frames * sizeof(double));
+            }
+        }
+        AmpNodeSetup setup{};
+        setup.batch = config_.batch;
+        setup.max_frames = config_.max_block_frames;
+        setup.sample_rate = config_.sample_rate;
+        setup.output_channels = node.channels;
+        setup.input_channels = port_channels[node.index].data();
+        setup.initial_params = node.desc->params;
+        setup.seed = name_seed(node.desc->name);
+        setup.data = node.desc->data;
+        setup.data_size = static_cast<size_t>(node.desc->data_size);
+        const int status = node.spec->ops.create(&setup, &node.state);
+        if (status != AMP_NODE_OK || node.state == nullptr) {
+            return amp_error_set(error, status == AMP_NODE_NO_MEMORY ? AMP_ERR_OUT_OF_MEMORY : AMP_ERR_GRAPH, "create",
+                                 node.desc->name, -1, "node '%s' (%s) could not be created", node.desc->name,
+                                 node.spec->type_name);
+        }
+        if (node.spec->block_delay > 0 && node.spec->ops.absorb == nullptr) {
+            return amp_error_set(error, AMP_ERR_GRAPH, "create", node.desc->name, -1,
+                                 "node type '%s' declares a block delay but has no absorb()", node.spec->type_name);
+        }
+    }
+    fold_constants();
+    node_ns_.assign(desc_.node_count, 0);
+    node_calls_.assign(desc_.node_count, 0);
+    return AMP_OK;
+}
+
+// Processes from the plan order and its fusion groups, the storage of every value, and the
+// dependencies between processes.
+int32_t Graph::build_network(AmpErrorInfo *error)
+{
+    const uint32_t n = desc_.node_count;
+    std::vector<int64_t> group_of(n, -1);
+    for (uint32_t g = 0; g < plan_.group_count; ++g) {
+        for (uint32_t i = plan_.group_offsets[g]; i < plan_.group_offsets[g + 1]; ++i) {
+            group_of[plan_.group_nodes[i]] = g;
+        }
+    }
+    std::vector<uint32_t> run_process(n, 0);      // the process that calls process() of the node
+    std::vector<uint32_t> absorb_process(n, 0);   // delay nodes: the process that calls absorb()
+    std::vector<uint32_t> member_nodes;
+    for (uint32_t k = 0; k < plan_.order_count;) {
+        const uint32_t node = plan_.order[k];
+        const bool delayed = desc_.nodes[node].spec->block_delay > 0;
+        Process process;
+        process.first = static_cast<uint32_t>(member_nodes.size());
+        if (delayed) {
+            // A fused group never runs a delay node's two halves: they split it where it sits.
+            // Both halves fire the same member.
+            process.kind = Process::kEmit;
+            process.count = 1;
+            member_nodes.push_back(node);
+            run_process[node] = static_cast<uint32_t>(processes_.size());
+            processes_.push_back(process);
+            process.kind = Process::kAbsorb;
+            absorb_process[node] = static_cast<uint32_t>(processes_.size());
+            processes_.push_back(process);
+            ++k;
+            continue;
+        }
+        const int64_t group = group_of[node];
+        const uint32_t index = static_cast<uint32_t>(processes_.size());
+        do {
+            const uint32_t member = plan_.order[k];
+            member_nodes.push_back(member);
+            run_process[member] = index;
+            ++process.count;
+            ++k;
+        } while (group >= 0 && k < plan_.order_count && group_of[plan_.order[k]] == group &&
+                 desc_.nodes[plan_.order[k]].spec->block_delay == 0);
+        processes_.push_back(process);
+    }
+
+    // Who reads each value: the process of every consumer (edges into a delay node are read by
+    // its absorb process; modulation is read where the target's parameters are prepared).
+    const uint32_t values = plan_.value_count;
+    std::vector<std::vector<uint32_t>> readers(values);
+    auto add_reader = [&readers](uint32_t value, uint32_t process) {
+        std::vector<uint32_t> &list = readers[value];
+        if (std::find(list.begin(), list.end(), process) == list.end()) {
+            list.push_back(process);
+        }
+    };
+    for (uint32_t e = 0; e < desc_.edge_count; ++e) {
+        const AmpDescEdge &edge = desc_.edges[e];
+        const bool delayed = desc_.nodes[edge.dst_node].spec->block_delay > 0;
+        add_reader(plan_.value_base[edge.src_node] + edge.src_output,
+                   delayed ? absorb_process[edge.dst_node] : run_process[edge.dst_node]);
+    }
+    for (uint32_t m = 0; m < desc_.modulation_count; ++m) {
+        const AmpDescModulation &mod = desc_.modulations[m];
+        add_reader(plan_.value_base[mod.src_node] + mod.src_output, run_process[mod.dst_node]);
+    }
+
+    const int32_t depth = config_.channel_depth;
+    depth_ = depth;
+    const size_t block_samples = static_cast<size_t>(config_.batch) * static_cast<size_t>(config_.max_block_frames);
+    std::vector<std::vector<Dependency>> waits(processes_.size());
+    stores_.assign(values, ValueStore{});
+    // Values read only inside their own process share storage as the plan's buffers say.
+    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> internal_buffers(processes_.size());  // (buffer, value)
+    for (uint32_t v = 0; v < values; ++v) {
+        const AmpPlanValue &value = plan_.values[v];
+        const uint32_t producer = run_process[value.node];
+        bool external = false;
+        for (uint32_t reader : readers[v]) {
+            if (reader != producer) {
+                external = true;
+                waits[reader].push_back(Dependency{producer, 0});
+                waits[producer].push_back(Dependency{reader, depth});
+            }
+        }
+        ValueStore &store = stores_[v];
+        store.channels = static_cast<int32_t>(value.channels);
+        store.slot_size = block_samples * value.channels;
+        if (external) {
+            store.slots = depth;
+            const size_t count = store.slot_size * static_cast<size_t>(depth);
+            store.data = allocate_zeroed(count);
+            if (store.data == nullptr) {
+                return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", desc_.nodes[value.node].name, -1,
+                                     "no memory for a channel of %zu samples", count);
+            }
+            allocations_.push_back(store.data);
+            AMP_LOG_ALLOCATION("channel", count * sizeof(double));
+            continue;
+        }
+        for (const auto &shared : internal_buffers[producer]) {
+            if (shared.first == value.buffer && stores_[shared.second].channels == store.channels) {
+                store.data = stores_[shared.second].data;
+            }
+        }
+        if (store.data == nullptr) {
+            store.data = allocate_zeroed(store.slot_size);
+            if (store.data == nullptr) {
+                return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", desc_.nodes[value.node].name, -1,
+                                     "no memory for a buffer of %zu samples", store.slot_size);
+            }
+            allocations_.push_back(store.data);
+            AMP_LOG_ALLOCATION("buffer", store.slot_size * sizeof(double));
+            internal_buffers[producer].emplace_back(value.buffer, v);
+        }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        if (desc_.nodes[i].spec->block_delay > 0) {
+            // emit(n), then absorb(n), then emit(n + 1): the node's state is used in that order.
+            waits[absorb_process[i]].push_back(Dependency{run_process[i], 0});
+            waits[run_process[i]].push_back(Dependency{absorb_process[i], 1});
+        }
+    }
+
+    // Members and their arrays, in firing order. Sized first: the members point into them.
+    size_t link_count = 0;
+    size_t port_count = 0;
+    size_t signal_count = 0;
+    size_t view_count = 0;
+    for (uint32_t node : member_nodes) {
+        const NodeInstance &instance = nodes_[node];
+        link_count += instance.input_values.size() + static_cast<size_t>(instance.spec->num_outputs);
+        port_count += static_cast<size_t>(instance.spec->num_inputs);
+        signal_count += instance.input_values.size() + static_cast<size_t>(instance.spec->num_outputs);
+        view_count += static_cast<size_t>(instance.spec->num_params);
+    }
+    // Each process's signals, ports and views start on a cache line of their own: the firing
+    // thread writes them every block, and a line shared with another process would bounce
+    // between the cores running the two.
+    const size_t pad = processes_.size() + 1;
+    links_.assign(link_count, SignalLink{nullptr, nullptr, 0});
+    ports_.assign(port_count + 4 * pad, AmpInputPort{nullptr, 0});
+    signals_.assign(signal_count + 4 * pad, AmpSignal{nullptr, 0, 0});
+    views_.assign(view_count + 2 * pad, AmpParamView{nullptr, 0, 0, 0});
+    dynamic_.assign(view_count + 2 * pad, 0);
+    members_.assign(member_nodes.size(), Member{});
+    size_t links = 0;
+    size_t ports = 0;
+    size_t signals = 0;
+    size_t views = 0;
+    auto line_start = [](const void *base, size_t index, size_t size) {
+        for (size_t step = 0; step < 64 / size; ++step) {
+            if ((reinterpret_cast<uintptr_t>(base) + (index + step) * size) % 64 == 0) {
+                return index + step;
+            }
+        }
+        return index;
+    };
+    auto link = [&](uint32_t value) {
+        const ValueStore &store = stores_[value];
+        AmpSignal &signal = signals_[signals++];
+        signal = AmpSignal{store.data, store.channels, config_.max_block_frames};
+        links_[links++] = SignalLink{&signal, store.data, store.slots > 1 ? store.slot_size : 0};
+        return &signal;
+    };
+    for (const Process &process : processes_) {
+        if (process.kind == Process::kAbsorb) {
+            continue;  // it fires the member its emit half laid out
+        }
+        ports = line_start(ports_.data(), ports, sizeof(AmpInputPort));
+        signals = line_start(signals_.data(), signals, sizeof(AmpSignal));
+        views = line_start(views_.data(), views, sizeof(AmpParamView));
+        for (uint32_t m = process.first; m < process.first + process.count; ++m) {
+            NodeInstance &node = nodes_[member_nodes[m]];
+            Member &member = members_[m];
+            member.spec = node.spec;
+            member.state = node.state;
+            member.node = node.index;
+            member.sink = node.index == sink_node_;
+            member.links = static_cast<uint32_t>(links);
+            member.input_links = static_cast<uint32_t>(node.input_values.size());
+            member.output_links = static_cast<uint32_t>(node.spec->num_outputs);
+            member.inputs = ports_.data() + ports;
+            ports += static_cast<size_t>(node.spec->num_inputs);
+            size_t connection = 0;
+            for (int port = 0; port < node.spec->num_inputs; ++port) {
+                const int32_t count = node.port_counts[static_cast<size_t>(port)];
+                AmpInputPort &input = member.inputs[port];
+                input.count = count;
+                input.signals = nullptr;
+                for (int32_t c = 0; c < count; ++c) {
+                    AmpSignal *signal = link(node.input_values[connection++]);
+                    if (c == 0) {
+                        input.signals = signal;
+                    }
+                }
+            }
+            member.outputs = signals_.data() + signals;
+            for (int o = 0; o < node.spec->num_outputs; ++o) {
+                link(plan_.value_base[node.index] + static_cast<uint32_t>(o));
+            }
+            member.params = views_.data() + views;
+            member.dynamic = static_cast<uint32_t>(views);
+            views += static_cast<size_t>(node.spec->num_params);
+        }
+    }
+    std::vector<uint32_t> weights(processes_.size(), 1);
+    for (size_t p = 0; p < processes_.size(); ++p) {
+        weights[p] = processes_[p].count;
+    }
+    network_.build(waits, weights, config_.threads);
+    return AMP_OK;
+}
+
+}  // namespace amp
