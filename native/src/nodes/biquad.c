@@ -43,13 +43,13 @@ static void biquad_clear(BiquadState *state)
 
 static int biquad_create(const AmpNodeSetup *setup, void **out_state)
 {
-    BiquadState *state = (BiquadState *)calloc(1, sizeof(*state));
+    BiquadState *state = (BiquadState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->mode = (int32_t)setup->initial_params[0];
     state->rows = setup->batch * setup->output_channels;
-    state->row = (BiquadRow *)calloc((size_t)state->rows, sizeof(BiquadRow));
+    state->row = (BiquadRow *)amp_node_calloc((size_t)state->rows, sizeof(BiquadRow));
     if (state->row == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

@@ -19,7 +19,7 @@ typedef struct BlockDelayState {
 
 static int block_delay_create(const AmpNodeSetup *setup, void **out_state)
 {
-    BlockDelayState *state = (BlockDelayState *)calloc(1, sizeof(*state));
+    BlockDelayState *state = (BlockDelayState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
@@ -31,7 +31,7 @@ static int block_delay_create(const AmpNodeSetup *setup, void **out_state)
         return AMP_NODE_ERROR;
     }
     const size_t count = (size_t)state->batch * (size_t)state->channels * (size_t)state->length;
-    state->ring = (double *)calloc(count, sizeof(double));
+    state->ring = (double *)amp_node_calloc(count, sizeof(double));
     if (state->ring == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

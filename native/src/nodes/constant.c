@@ -10,7 +10,7 @@ typedef struct ConstantState {
 static int constant_create(const AmpNodeSetup *setup, void **out_state)
 {
     (void)setup;
-    ConstantState *state = (ConstantState *)calloc(1, sizeof(*state));
+    ConstantState *state = (ConstantState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }

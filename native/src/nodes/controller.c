@@ -31,13 +31,13 @@ static void controller_reset_rows(ControllerState *state)
 
 static int controller_create(const AmpNodeSetup *setup, void **out_state)
 {
-    ControllerState *state = (ControllerState *)calloc(1, sizeof(*state));
+    ControllerState *state = (ControllerState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->batch = setup->batch;
-    state->started = (int32_t *)calloc((size_t)setup->batch, sizeof(int32_t));
-    state->y = (double *)calloc((size_t)setup->batch, sizeof(double));
+    state->started = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
+    state->y = (double *)amp_node_calloc((size_t)setup->batch, sizeof(double));
     if (state->started == NULL || state->y == NULL) {
         free(state->started);
         free(state->y);

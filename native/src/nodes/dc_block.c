@@ -28,12 +28,12 @@ static void dc_block_clear(DcBlockState *state)
 
 static int dc_block_create(const AmpNodeSetup *setup, void **out_state)
 {
-    DcBlockState *state = (DcBlockState *)calloc(1, sizeof(*state));
+    DcBlockState *state = (DcBlockState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->rows = setup->batch * setup->output_channels;
-    state->row = (DcBlockRow *)calloc((size_t)state->rows, sizeof(DcBlockRow));
+    state->row = (DcBlockRow *)amp_node_calloc((size_t)state->rows, sizeof(DcBlockRow));
     if (state->row == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

@@ -25,7 +25,7 @@ typedef struct DelayState {
 
 static int delay_create(const AmpNodeSetup *setup, void **out_state)
 {
-    DelayState *state = (DelayState *)calloc(1, sizeof(*state));
+    DelayState *state = (DelayState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
@@ -44,7 +44,7 @@ static int delay_create(const AmpNodeSetup *setup, void **out_state)
     }
     state->length = length;
     state->mask = length - 1;
-    state->ring = (double *)calloc((size_t)state->rows * length, sizeof(double));
+    state->ring = (double *)amp_node_calloc((size_t)state->rows * length, sizeof(double));
     if (state->ring == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

@@ -56,12 +56,12 @@ static void env_reset_rows(EnvState *state)
 
 static int env_create(const AmpNodeSetup *setup, void **out_state)
 {
-    EnvState *state = (EnvState *)calloc(1, sizeof(*state));
+    EnvState *state = (EnvState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->batch = setup->batch;
-    state->rows = (EnvRow *)calloc((size_t)setup->batch, sizeof(EnvRow));
+    state->rows = (EnvRow *)amp_node_calloc((size_t)setup->batch, sizeof(EnvRow));
     if (state->rows == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

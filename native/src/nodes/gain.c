@@ -10,7 +10,7 @@ typedef struct GainState {
 static int gain_create(const AmpNodeSetup *setup, void **out_state)
 {
     (void)setup;
-    GainState *state = (GainState *)calloc(1, sizeof(*state));
+    GainState *state = (GainState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }

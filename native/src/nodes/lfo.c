@@ -37,7 +37,7 @@ static void lfo_reset_rows(LfoState *state)
 
 static int lfo_create(const AmpNodeSetup *setup, void **out_state)
 {
-    LfoState *state = (LfoState *)calloc(1, sizeof(*state));
+    LfoState *state = (LfoState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
@@ -47,7 +47,7 @@ static int lfo_create(const AmpNodeSetup *setup, void **out_state)
     if (!(state->initial_phase >= 0.0 && state->initial_phase < 1.0)) {
         state->initial_phase = 0.0;
     }
-    state->phase = (double *)calloc((size_t)setup->batch, sizeof(double));
+    state->phase = (double *)amp_node_calloc((size_t)setup->batch, sizeof(double));
     if (state->phase == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

@@ -10,7 +10,7 @@ typedef struct MixState {
 static int mix_create(const AmpNodeSetup *setup, void **out_state)
 {
     (void)setup;
-    MixState *state = (MixState *)calloc(1, sizeof(*state));
+    MixState *state = (MixState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }

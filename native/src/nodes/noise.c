@@ -143,7 +143,7 @@ static void noise_design_pink(NoiseState *state, double sample_rate)
 
 static int noise_create(const AmpNodeSetup *setup, void **out_state)
 {
-    NoiseState *state = (NoiseState *)calloc(1, sizeof(*state));
+    NoiseState *state = (NoiseState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
@@ -151,7 +151,7 @@ static int noise_create(const AmpNodeSetup *setup, void **out_state)
     state->channels = setup->output_channels;
     state->color = (int32_t)setup->initial_params[NOISE_PARAM_COLOR];
     state->name_seed = setup->seed;
-    state->streams = (NoiseStream *)calloc((size_t)setup->batch * (size_t)state->channels, sizeof(NoiseStream));
+    state->streams = (NoiseStream *)amp_node_calloc((size_t)setup->batch * (size_t)state->channels, sizeof(NoiseStream));
     if (state->streams == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

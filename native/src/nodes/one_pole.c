@@ -31,13 +31,13 @@ static void one_pole_clear(OnePoleState *state)
 
 static int one_pole_create(const AmpNodeSetup *setup, void **out_state)
 {
-    OnePoleState *state = (OnePoleState *)calloc(1, sizeof(*state));
+    OnePoleState *state = (OnePoleState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->highpass = (int32_t)setup->initial_params[0] == 1;
     state->rows = setup->batch * setup->output_channels;
-    state->row = (OnePoleRow *)calloc((size_t)state->rows, sizeof(OnePoleRow));
+    state->row = (OnePoleRow *)amp_node_calloc((size_t)state->rows, sizeof(OnePoleRow));
     if (state->row == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

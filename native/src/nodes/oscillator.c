@@ -89,7 +89,7 @@ static void osc_reset_rows(OscillatorState *state)
 
 static int osc_create(const AmpNodeSetup *setup, void **out_state)
 {
-    OscillatorState *state = (OscillatorState *)calloc(1, sizeof(*state));
+    OscillatorState *state = (OscillatorState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
@@ -100,8 +100,8 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
         state->initial_phase = 0.0;
     }
     state->max_frames = setup->max_frames;
-    state->rows = (OscRow *)calloc((size_t)setup->batch, sizeof(OscRow));
-    state->scratch = (double *)calloc(3 * (size_t)setup->max_frames, sizeof(double));
+    state->rows = (OscRow *)amp_node_calloc((size_t)setup->batch, sizeof(OscRow));
+    state->scratch = (double *)amp_node_calloc(3 * (size_t)setup->max_frames, sizeof(double));
     if (state->rows == NULL || state->scratch == NULL) {
         free(state->rows);
         free(state->scratch);

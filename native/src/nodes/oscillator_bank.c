@@ -218,7 +218,7 @@ static int bank_create(const AmpNodeSetup *setup, void **out_state)
             return AMP_NODE_ERROR;
         }
     }
-    BankState *state = (BankState *)calloc(1, sizeof(*state));
+    BankState *state = (BankState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
@@ -227,7 +227,7 @@ static int bank_create(const AmpNodeSetup *setup, void **out_state)
     state->padded = padded;
     state->initial_phase = setup->initial_params[2];
     state->kernel = bank_pick_kernel();
-    state->row = (BankRow *)calloc((size_t)setup->batch, sizeof(BankRow));
+    state->row = (BankRow *)amp_node_calloc((size_t)setup->batch, sizeof(BankRow));
     void *memory = NULL;
     const size_t per_row = (size_t)padded * BANK_ROW_ARRAYS;
     const size_t count = (size_t)padded + per_row * (size_t)setup->batch;

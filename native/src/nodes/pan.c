@@ -27,7 +27,7 @@ static inline void pan_gains(double pan, double *left, double *right)
 static int pan_create(const AmpNodeSetup *setup, void **out_state)
 {
     (void)setup;
-    PanState *state = (PanState *)calloc(1, sizeof(*state));
+    PanState *state = (PanState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }

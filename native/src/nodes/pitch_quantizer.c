@@ -43,12 +43,12 @@ static void pq_reset_rows(PqState *state)
 
 static int pq_create(const AmpNodeSetup *setup, void **out_state)
 {
-    PqState *state = (PqState *)calloc(1, sizeof(*state));
+    PqState *state = (PqState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->batch = setup->batch;
-    state->rows = (PqRow *)calloc((size_t)setup->batch, sizeof(PqRow));
+    state->rows = (PqRow *)amp_node_calloc((size_t)setup->batch, sizeof(PqRow));
     if (state->rows == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

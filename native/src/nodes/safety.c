@@ -36,13 +36,13 @@ static void safety_reset_rows(SafetyState *state)
 
 static int safety_create(const AmpNodeSetup *setup, void **out_state)
 {
-    SafetyState *state = (SafetyState *)calloc(1, sizeof(*state));
+    SafetyState *state = (SafetyState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->rows = setup->batch * setup->output_channels;
-    state->x1 = (double *)calloc((size_t)state->rows, sizeof(double));
-    state->y1 = (double *)calloc((size_t)state->rows, sizeof(double));
+    state->x1 = (double *)amp_node_calloc((size_t)state->rows, sizeof(double));
+    state->y1 = (double *)amp_node_calloc((size_t)state->rows, sizeof(double));
     if (state->x1 == NULL || state->y1 == NULL) {
         free(state->x1);
         free(state->y1);

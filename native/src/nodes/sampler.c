@@ -107,13 +107,13 @@ static int sampler_load(SamplerState *state, const AmpNodeSetup *setup, int32_t 
 
 static int sampler_create(const AmpNodeSetup *setup, void **out_state)
 {
-    SamplerState *state = (SamplerState *)calloc(1, sizeof(*state));
+    SamplerState *state = (SamplerState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->batch = setup->batch;
     state->channels = setup->output_channels;
-    state->rows = (SamplerRow *)calloc((size_t)setup->batch, sizeof(SamplerRow));
+    state->rows = (SamplerRow *)amp_node_calloc((size_t)setup->batch, sizeof(SamplerRow));
     if (state->rows == NULL || sampler_load(state, setup, setup->output_channels) != AMP_NODE_OK) {
         free(state->rows);
         free(state);

@@ -62,12 +62,12 @@ static void sub_reset_channels(SubState *state)
 
 static int sub_create(const AmpNodeSetup *setup, void **out_state)
 {
-    SubState *state = (SubState *)calloc(1, sizeof(*state));
+    SubState *state = (SubState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->rows = setup->batch * setup->output_channels;
-    state->channels = (SubChannel *)calloc((size_t)state->rows, sizeof(SubChannel));
+    state->channels = (SubChannel *)amp_node_calloc((size_t)state->rows, sizeof(SubChannel));
     if (state->channels == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

@@ -34,13 +34,13 @@ static void svf_clear(SvfState *state)
 
 static int svf_create(const AmpNodeSetup *setup, void **out_state)
 {
-    SvfState *state = (SvfState *)calloc(1, sizeof(*state));
+    SvfState *state = (SvfState *)amp_node_calloc(1, sizeof(*state));
     if (state == NULL) {
         return AMP_NODE_NO_MEMORY;
     }
     state->mode = (int32_t)setup->initial_params[0];
     state->rows = setup->batch * setup->output_channels;
-    state->row = (SvfRow *)calloc((size_t)state->rows, sizeof(SvfRow));
+    state->row = (SvfRow *)amp_node_calloc((size_t)state->rows, sizeof(SvfRow));
     if (state->row == NULL) {
         free(state);
         return AMP_NODE_NO_MEMORY;

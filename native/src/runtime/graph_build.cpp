@@ -268,7 +268,9 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         add_reader(plan_.value_base[mod.src_node] + mod.src_output, run_process[mod.dst_node]);
     }
 
-    const int32_t depth = config_.channel_depth;
+    // One thread fires every process once per block, in an order that meets each dependency, so a
+    // channel never holds more than one block: one slot keeps every block in the cache longer.
+    const int32_t depth = config_.threads == 1 ? 1 : config_.channel_depth;
     depth_ = depth;
     const size_t block_samples = static_cast<size_t>(config_.batch) * static_cast<size_t>(config_.max_block_frames);
     std::vector<std::vector<Dependency>> waits(processes_.size());
@@ -411,7 +413,10 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     for (size_t p = 0; p < processes_.size(); ++p) {
         weights[p] = processes_[p].count;
     }
-    network_.build(waits, weights, config_.threads);
+    if (!network_.build(waits, weights, config_.threads)) {
+        return amp_error_set(error, AMP_ERR_GRAPH, "create", nullptr, -1,
+                             "the plan's processes wait for each other's block in a cycle with no block delay");
+    }
     return AMP_OK;
 }
 

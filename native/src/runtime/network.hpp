@@ -1,13 +1,19 @@
 // network.hpp - the Kahn process network: processes that fire once per block, the block
-// dependencies between them, and the pool of worker threads that fires whatever is ready.
+// dependencies between them, and the threads that fire them.
 //
 // A dependency "p waits for q at lag L" means p may fire block n only once q has fired block
 // n - L (blocks before 0 count as fired). Data edges are lag 0 (a consumer waits for its
 // producer's block); room in a channel of depth d is lag d (a producer waits until every consumer
-// is done with the slot it is about to overwrite); every process waits for itself at lag 1, which
-// makes it sequential. Each process keeps one counter per block in flight, armed with the number
-// of its dependencies; a finished firing decrements the counters it satisfies, and the firing
-// that brings one to zero queues that process (or runs it at once on the same thread).
+// is done with the slot it is about to overwrite); a process fires its blocks in order.
+//
+// Every process has a home thread, fixed when the network is built, and each thread fires its
+// own processes in one order that respects every lag-0 dependency (producers before their
+// readers, each reader close after its producers, so a block is read while it is still in the
+// cache). A thread sweeps its list again and again; in each sweep it fires every process whose
+// dependencies on other threads are met, at most one block each, and publishes how many blocks
+// each process has fired. So a thread signals another only by a counter the other reads: no
+// queue, no locked instruction per firing. With one thread a sweep is one block of every process
+// in that order, with nothing to check at all.
 // Firing order never changes what a firing computes, so the output is the same for any number of
 // threads and any schedule.
 #ifndef AMP_RUNTIME_NETWORK_HPP
@@ -36,35 +42,6 @@ public:
     virtual int32_t fire(uint32_t process, int64_t block) = 0;
 };
 
-// The processes ready to fire: one lock-free stack per thread, threaded through a per-process
-// link (a process is in at most one stack, once, since it cannot be ready for block n + 1 before
-// it has fired block n). A thread pushes what its firings make ready onto its own stack and pops
-// from it first, so a chain of work tends to stay on the core whose cache holds its blocks;
-// a thread with nothing of its own takes from the others. Each head carries a tag bumped by
-// every change, so a pop that raced with a pop and a push of the same process fails its
-// compare-and-swap instead of linking a stale successor. No slot can be held by a thread the OS
-// has paused, so a push never fails.
-class ReadyStacks {
-public:
-    void init(uint32_t processes, int32_t threads);
-    void push(int32_t thread, uint32_t process);
-    // A chain first .. last, linked with link(), pushed in one step.
-    void link(uint32_t process, uint32_t next);
-    void push_chain(int32_t thread, uint32_t first, uint32_t last);
-    bool pop(int32_t thread, uint32_t *process);
-    bool empty() const;
-    bool empty_at(int32_t thread) const;
-
-private:
-    bool pop_from(int32_t stack, uint32_t *process);
-    struct alignas(64) Head {
-        std::atomic<uint64_t> value{0};  // tag << 32 | (process + 1), 0 when empty
-    };
-    std::unique_ptr<Head[]> heads_;
-    int32_t threads_ = 1;
-    std::unique_ptr<std::atomic<uint32_t>[]> next_;
-};
-
 class Network {
 public:
     Network() = default;
@@ -72,15 +49,16 @@ public:
     Network(const Network &) = delete;
     Network &operator=(const Network &) = delete;
 
-    // waits_for[p]: the dependencies of process p, without its own lag-1 one (added here);
+    // waits_for[p]: the dependencies of process p (a dependency on itself is implied);
     // weights[p]: roughly how much work p does per block. `threads` counts the calling thread; the
-    // pool's other threads start with the first run that can use them. Throws std::bad_alloc.
-    void build(const std::vector<std::vector<Dependency>> &waits_for, const std::vector<uint32_t> &weights,
+    // other threads start with the first run that can use them. Returns false when the lag-0
+    // dependencies form a cycle (no order could fire them). Throws std::bad_alloc.
+    bool build(const std::vector<std::vector<Dependency>> &waits_for, const std::vector<uint32_t> &weights,
                int32_t threads);
 
-    // Fires every process for blocks 0 .. blocks-1 on the calling thread and the pool. Returns 0,
-    // the status of the first failed firing (see failure()), or AMP_ERR_STOPPED when `cancel`
-    // became true. Never allocates once the pool has started.
+    // Fires every process for blocks 0 .. blocks-1 on the calling thread and the others. Returns
+    // 0, the status of the first failed firing (see failure()), or AMP_ERR_STOPPED when `cancel`
+    // became true. Never allocates once the threads have started.
     int32_t run(Firer &firer, int64_t blocks, const std::atomic<bool> *cancel);
 
     // Wakes every sleeping thread, so that a run whose `cancel` was just set notices it.
@@ -96,58 +74,59 @@ public:
     uint32_t process_count() const { return process_count_; }
 
 private:
-    void choose_homes(const std::vector<std::vector<Dependency>> &deps, const std::vector<uint32_t> &weights);
+    // A dependency as a sweep checks it: the slot of the process waited for, and the lag.
+    struct Check {
+        uint32_t slot;
+        int32_t lag;
+    };
+    struct alignas(64) Line {
+        std::atomic<int64_t> value[8];
+    };
+
+    std::vector<int32_t> choose_homes(const std::vector<std::vector<Dependency>> &deps,
+                                      const std::vector<uint32_t> &weights) const;
+    bool firing_order(const std::vector<std::vector<Dependency>> &deps, std::vector<uint32_t> *order) const;
     int32_t start_workers();
-    void worker_loop(int32_t self);
-    bool run_one(int32_t self);
-    bool anyone_busy() const;
-    void execute(int32_t self, uint32_t process);
+    void worker_loop(int32_t self, uint64_t seen);
+    void run_alone();
+    void sweep(int32_t self);
+    bool ready(uint32_t slot);
+    bool anything_ready(int32_t self);
     bool stopping() const;
-    void notify(bool everyone);
+    void stop(uint32_t process, int64_t block, int32_t status);
+    void notify();
     template <typename Predicate>
     void idle(Predicate ready_to_go);
-    std::atomic<int32_t> *counters(uint32_t process) { return &counters_[static_cast<size_t>(process) * stride_]; }
-    std::atomic<int32_t> *subs(int32_t sub) { return &subs_[static_cast<size_t>(sub) * stride_]; }
-
-    struct Edge {
-        uint32_t process;  // the dependent
-        int32_t lag;
-        int32_t sub;       // its sub-counter for this edge, or -1
-    };
-    static constexpr int32_t kMaxChains = 64;
 
     uint32_t process_count_ = 0;
     int32_t threads_ = 1;
-    int32_t spins_ = 0;    // polls before sleeping
-    int32_t window_ = 2;   // counters per process: at least the largest lag + 1
-    int64_t mask_ = 1;
-    size_t stride_ = 16;   // counters per process, padded to a cache line
-    std::unique_ptr<std::atomic<int32_t>[]> counters_;
-    std::vector<int32_t> initial_;        // [process * window + n]: dependencies that count at block n
-    std::vector<int32_t> full_;           // dependencies that count once every lag is reached
-    std::vector<uint32_t> edge_begin_;    // dependents of p: edges_[edge_begin_[p] .. edge_begin_[p + 1])
-    std::vector<Edge> edges_;
-    std::unique_ptr<std::atomic<int32_t>[]> subs_;  // sub-counters, window per sub, padded like counters_
-    std::vector<int32_t> sub_initial_;
-    std::vector<int32_t> sub_full_;
-    std::vector<int32_t> home_;           // the thread whose stack a ready process goes to
-    // Per-thread and per-process words, each on a cache line of its own: threads write them all
-    // the time, and a neighbour's line bouncing between cores costs more than the work.
-    struct alignas(64) Padded {
-        std::atomic<int64_t> value{0};
-    };
-    std::unique_ptr<Padded[]> next_block_;  // per process; touched only by the thread firing it
-    std::unique_ptr<Padded[]> busy_;        // per thread (0: the caller of run): inside a pop or a firing
-    ReadyStacks ready_;
+    int32_t spins_ = 0;  // polls before sleeping
+    // Slots: the processes renumbered so that each thread's come together, in its firing order;
+    // thread t owns slots [slot_begin_[t], slot_end_[t]). Between two threads' slots lies a
+    // cache line of padding, so the counters one thread writes never share a line with another's.
+    std::vector<uint32_t> slot_begin_;   // threads_ + 1 entries: the last one is the number of slots
+    std::vector<uint32_t> slot_end_;     // past thread t's last process
+    std::vector<uint32_t> process_of_;    // by slot
+    std::vector<uint32_t> check_begin_;   // by slot: checks_[check_begin_[s] .. check_begin_[s + 1])
+    std::vector<Check> checks_;
+    int32_t busy_threads_ = 0;            // threads with at least one process
+    int32_t only_thread_ = 0;             // the one such thread, when there is one
+    // By slot. done_ is how many blocks the slot's process has fired: written by its home thread,
+    // read by the threads whose processes wait for it. next_ and cursor_ (how many of the slot's
+    // checks already hold for its next block) belong to the home thread alone.
+    std::unique_ptr<Line[]> done_lines_;
+    std::atomic<int64_t> &done(uint32_t slot) { return done_lines_[slot / 8].value[slot % 8]; }
+    std::unique_ptr<int64_t[]> next_;
+    std::unique_ptr<uint32_t[]> cursor_;
 
     Firer *firer_ = nullptr;
     int64_t blocks_ = 0;
-    bool alone_ = true;    // this run uses one thread
     std::atomic<const std::atomic<bool> *> cancel_{nullptr};
     std::atomic<bool> abort_{false};
     std::atomic<bool> failed_{false};
     Failure failure_;
-    alignas(64) std::atomic<int32_t> remaining_{0};  // processes that still have blocks to fire
+    alignas(64) std::atomic<uint64_t> generation_{0};  // bumped to start each run on the workers
+    alignas(64) std::atomic<int32_t> active_{0};       // workers still inside the current run
     alignas(64) std::atomic<int32_t> sleepers_{0};
     std::atomic<uint64_t> epoch_{0};
     std::mutex sleep_mutex_;
