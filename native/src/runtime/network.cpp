@@ -22,8 +22,6 @@ inline void cpu_relax()
 // How long a thread that finds nothing to do polls before it sleeps: a few tens of microseconds,
 // long enough to catch the next block of a busy render, short enough not to burn a shared core.
 constexpr int kSpins = 1500;
-// Counters per cache line: each thread's slots start on a line of their own.
-constexpr uint32_t kPerLine = 64 / sizeof(int64_t);
 
 }  // namespace
 
@@ -67,55 +65,34 @@ bool Network::build(const std::vector<std::vector<Dependency>> &waits_for, const
     if (!firing_order(deps, &order)) {
         return false;
     }
-    const std::vector<int32_t> home = choose_homes(deps, weights);
-
-    // Slots: each thread's processes in firing order, each thread's run starting on a new line.
-    std::vector<uint32_t> per_thread(static_cast<size_t>(threads_), 0);
+    dep_begin_.assign(static_cast<size_t>(count) + 1, 0);
+    deps_.clear();
     for (uint32_t p = 0; p < count; ++p) {
-        ++per_thread[static_cast<size_t>(home[p])];
+        deps_.insert(deps_.end(), deps[p].begin(), deps[p].end());
+        dep_begin_[p + 1] = static_cast<uint32_t>(deps_.size());
     }
+    order_.swap(order);
+    find_pieces();
+    const size_t max_slots = static_cast<size_t>(count) + static_cast<size_t>(threads_) * kPerLine;
+    home_.assign(count, 0);
+    new_home_.assign(count, 0);
+    slot_of_.assign(count, 0);
+    load_.assign(static_cast<size_t>(threads_), 0);
+    fill_.assign(static_cast<size_t>(threads_), 0);
     slot_begin_.assign(static_cast<size_t>(threads_) + 1, 0);
     slot_end_.assign(static_cast<size_t>(threads_), 0);
-    busy_threads_ = 0;
-    only_thread_ = 0;
-    uint32_t slots = 0;
-    for (int32_t t = 0; t < threads_; ++t) {
-        slot_begin_[static_cast<size_t>(t)] = slots;
-        slot_end_[static_cast<size_t>(t)] = slots + per_thread[static_cast<size_t>(t)];
-        if (per_thread[static_cast<size_t>(t)] > 0) {
-            ++busy_threads_;
-            only_thread_ = t;
-        }
-        slots += (per_thread[static_cast<size_t>(t)] + kPerLine - 1) / kPerLine * kPerLine;
+    process_of_.assign(max_slots, UINT32_MAX);
+    check_begin_.assign(max_slots + 1, 0);
+    checks_.assign(deps_.size(), Check{0, 0});
+    state_lines_.reset(new Line[max_slots / kPerLine + 1]);
+    cursor_block_.reset(new int64_t[max_slots + 1]);
+    cursor_.reset(new uint32_t[max_slots + 1]);
+    std::vector<uint64_t> static_weights(count, 1);
+    for (uint32_t p = 0; p < count && p < weights.size(); ++p) {
+        static_weights[p] = std::max<uint32_t>(weights[p], 1);
     }
-    slot_begin_[static_cast<size_t>(threads_)] = slots;
-    process_of_.assign(slots, UINT32_MAX);
-    std::vector<uint32_t> slot_of(count, 0);
-    std::vector<uint32_t> fill(slot_end_.size());
-    for (int32_t t = 0; t < threads_; ++t) {
-        fill[static_cast<size_t>(t)] = slot_begin_[static_cast<size_t>(t)];
-    }
-    for (uint32_t p : order) {
-        const uint32_t s = fill[static_cast<size_t>(home[p])]++;
-        process_of_[s] = p;
-        slot_of[p] = s;
-    }
-    check_begin_.assign(static_cast<size_t>(slots) + 1, 0);
-    checks_.clear();
-    for (uint32_t s = 0; s < slots; ++s) {
-        check_begin_[s] = static_cast<uint32_t>(checks_.size());
-        if (process_of_[s] == UINT32_MAX) {
-            continue;
-        }
-        for (const Dependency &d : deps[process_of_[s]]) {
-            checks_.push_back(Check{slot_of[d.process], d.lag});
-        }
-    }
-    check_begin_[slots] = static_cast<uint32_t>(checks_.size());
-    const size_t lines = slots / kPerLine + 1;
-    done_lines_.reset(new Line[lines]);
-    next_.reset(new int64_t[slots + 1]);
-    cursor_.reset(new uint32_t[slots + 1]);
+    place(static_weights.data(), home_.data());
+    lay_out();
     return true;
 }
 
@@ -160,84 +137,6 @@ bool Network::firing_order(const std::vector<std::vector<Dependency>> &deps, std
         }
     }
     return true;
-}
-
-// Every cross-core signal and block costs a cache line transfer, so whole independent parts of
-// the graph share one home: take away the hubs (processes that read or feed three or more others,
-// such as a mix of voices), give each connected piece of what remains to the least loaded thread,
-// heaviest first, then the hubs.
-std::vector<int32_t> Network::choose_homes(const std::vector<std::vector<Dependency>> &deps,
-                                           const std::vector<uint32_t> &weights) const
-{
-    const uint32_t count = process_count_;
-    std::vector<int32_t> home(count, 0);
-    if (threads_ == 1 || count == 0) {
-        return home;
-    }
-    std::vector<uint32_t> fan_in(count, 0);
-    std::vector<uint32_t> fan_out(count, 0);
-    for (uint32_t p = 0; p < count; ++p) {
-        for (const Dependency &d : deps[p]) {
-            if (d.lag == 0) {
-                ++fan_in[p];
-                ++fan_out[d.process];
-            }
-        }
-    }
-    auto hub = [&](uint32_t p) { return fan_in[p] >= 3 || fan_out[p] >= 3; };
-    auto weight = [&](uint32_t p) -> uint64_t { return p < weights.size() ? std::max<uint32_t>(weights[p], 1) : 1; };
-    std::vector<uint32_t> root(count);
-    for (uint32_t p = 0; p < count; ++p) {
-        root[p] = p;
-    }
-    auto find = [&root](uint32_t p) {
-        while (root[p] != p) {
-            root[p] = root[root[p]];
-            p = root[p];
-        }
-        return p;
-    };
-    for (uint32_t p = 0; p < count; ++p) {
-        for (const Dependency &d : deps[p]) {
-            if (d.lag == 0 && !hub(p) && !hub(d.process)) {
-                root[find(p)] = find(d.process);
-            }
-        }
-    }
-    std::vector<uint64_t> piece_weight(count, 0);
-    for (uint32_t p = 0; p < count; ++p) {
-        if (!hub(p)) {
-            piece_weight[find(p)] += weight(p);
-        }
-    }
-    std::vector<uint32_t> pieces;
-    for (uint32_t p = 0; p < count; ++p) {
-        if (!hub(p) && find(p) == p) {
-            pieces.push_back(p);
-        }
-    }
-    std::stable_sort(pieces.begin(), pieces.end(),
-                     [&](uint32_t a, uint32_t b) { return piece_weight[a] > piece_weight[b]; });
-    std::vector<uint64_t> load(static_cast<size_t>(threads_), 0);
-    auto lightest = [&load]() {
-        return static_cast<int32_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    };
-    std::vector<int32_t> piece_home(count, 0);
-    for (uint32_t piece : pieces) {
-        const int32_t t = lightest();
-        piece_home[piece] = t;
-        load[static_cast<size_t>(t)] += piece_weight[piece];
-    }
-    for (uint32_t p = 0; p < count; ++p) {
-        if (hub(p)) {
-            const int32_t t = lightest();
-            home[p] = t;
-            load[static_cast<size_t>(t)] += weight(p);
-        } else {
-            home[p] = piece_home[find(p)];
-        }
-    }
-    return home;
 }
 
 int32_t Network::start_workers()
@@ -356,68 +255,110 @@ void Network::worker_loop(int32_t self, uint64_t seen)
     }
 }
 
-// Whether the slot's process may fire its next block: every process it waits for has fired far
-// enough. Checks that held once hold for good (counters only grow), so the next look starts
-// where this one stopped.
-bool Network::ready(uint32_t slot)
+// Whether the slot's process may fire block n: every process it waits for has fired far enough.
+// Checks from *from on are looked at; when one fails, *from says where the next look starts
+// (checks that held once hold for good: counters only grow).
+bool Network::ready(uint32_t slot, int64_t n, uint32_t *from)
 {
-    const int64_t n = next_[slot];
     const uint32_t begin = check_begin_[slot];
     const uint32_t end = check_begin_[slot + 1];
-    for (uint32_t k = begin + cursor_[slot]; k < end; ++k) {
+    for (uint32_t k = begin + *from; k < end; ++k) {
         const Check &check = checks_[k];
         // It waits for block n - lag, i.e. n - lag + 1 blocks fired.
         const int64_t needed = n - check.lag + 1;
-        if (needed > 0 && done(check.slot).load(std::memory_order_acquire) < needed) {
-            cursor_[slot] = k - begin;
+        if (needed > 0 && (state(check.slot).load(std::memory_order_acquire) >> 1) < needed) {
+            *from = k - begin;
             return false;
         }
     }
-    cursor_[slot] = end - begin;
+    *from = end - begin;
     return true;
 }
 
-bool Network::anything_ready(int32_t self)
+bool Network::anything_ready()
 {
-    for (uint32_t s = slot_begin_[static_cast<size_t>(self)]; s < slot_end_[static_cast<size_t>(self)]; ++s) {
-        if (next_[s] < blocks_ && ready(s)) {
+    const uint32_t slots = slot_begin_[static_cast<size_t>(threads_)];
+    for (uint32_t s = 0; s < slots; ++s) {
+        const int64_t word = state(s).load(std::memory_order_acquire);
+        uint32_t from = 0;
+        if (process_of_[s] != UINT32_MAX && (word & 1) == 0 && (word >> 1) < blocks_ && ready(s, word >> 1, &from)) {
             return true;
         }
     }
     return false;
 }
 
-// Fires this thread's processes until each has fired every block, or the run stops. Each pass
-// fires, in firing order, every process whose dependencies hold, at most one block each; a pass
-// that fires nothing waits for the other threads.
+// Fires the slot's next block if it is ready and no other thread is firing it: kFired, kNothing,
+// or kStopped when the run stops (a failed firing, or `cancel`). `own`: the caller is the slot's
+// home thread, which keeps where its last look at the checks stopped.
+Network::Attempt Network::try_fire(uint32_t slot, bool own)
+{
+    std::atomic<int64_t> &word = state(slot);
+    int64_t seen = word.load(std::memory_order_acquire);
+    const int64_t n = seen >> 1;
+    if ((seen & 1) != 0 || n >= blocks_) {
+        return kNothing;
+    }
+    uint32_t from = 0;
+    uint32_t *cursor = &from;
+    if (own) {
+        if (cursor_block_[slot] != n) {
+            cursor_block_[slot] = n;
+            cursor_[slot] = 0;
+        }
+        cursor = &cursor_[slot];
+    }
+    if (!ready(slot, n, cursor) || !word.compare_exchange_strong(seen, seen | 1, std::memory_order_acq_rel)) {
+        return kNothing;
+    }
+    if (stopping()) {
+        stop(0, -1, AMP_OK);
+        return kStopped;
+    }
+    const int32_t status = firer_->fire(process_of_[slot], n);
+    if (status != AMP_OK) {
+        stop(process_of_[slot], n, status);
+        return kStopped;
+    }
+    word.store(2 * (n + 1), std::memory_order_release);
+    if (n + 1 == blocks_ && remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        notify();
+    }
+    return kFired;
+}
+
+// Fires until every process has fired every block, or the run stops. Each pass fires, in firing
+// order, every process of this thread whose dependencies hold, at most one block each. A thread
+// that has found nothing of its own for a while takes a ready process from another thread (the
+// other end of its list, which its home reaches last): on a shared machine one core can run
+// slower than the other for seconds, and no fixed placement keeps both busy then.
 void Network::sweep(int32_t self)
 {
     const uint32_t first = slot_begin_[static_cast<size_t>(self)];
     const uint32_t last = slot_end_[static_cast<size_t>(self)];
-    uint32_t unfinished = last - first;
     int32_t idle_rounds = 0;
-    while (unfinished > 0) {
+    while (remaining_.load(std::memory_order_acquire) > 0) {
         bool progress = false;
         for (uint32_t s = first; s < last; ++s) {
-            const int64_t n = next_[s];
-            if (n >= blocks_ || !ready(s)) {
-                continue;
-            }
-            if (stopping()) {
-                stop(0, -1, AMP_OK);
+            const Attempt attempt = try_fire(s, true);
+            if (attempt == kStopped) {
                 return;
             }
-            const int32_t status = firer_->fire(process_of_[s], n);
-            if (status != AMP_OK) {
-                stop(process_of_[s], n, status);
-                return;
-            }
-            next_[s] = n + 1;
-            cursor_[s] = 0;
-            done(s).store(n + 1, std::memory_order_release);
-            progress = true;
-            if (n + 1 == blocks_) {
-                --unfinished;
+            progress = progress || attempt == kFired;
+        }
+        if (!progress && idle_rounds >= kStealAfter) {
+            for (int32_t k = 1; k < threads_ && !progress; ++k) {
+                const int32_t other = (self + k) % threads_;
+                for (uint32_t s = slot_end_[static_cast<size_t>(other)]; s-- > slot_begin_[static_cast<size_t>(other)];) {
+                    const Attempt attempt = try_fire(s, false);
+                    if (attempt == kStopped) {
+                        return;
+                    }
+                    if (attempt == kFired) {
+                        progress = true;
+                        break;
+                    }
+                }
             }
         }
         if (progress) {
@@ -430,13 +371,13 @@ void Network::sweep(int32_t self)
             stop(0, -1, AMP_OK);
             return;
         }
-        if (++idle_rounds < spins_) {
-            if ((idle_rounds & 15) == 15) {
+        // Short polls (a remote counter changes within a few hundred cycles of the firing that
+        // bumps it), yielding now and then in case the thread we wait for is queued on this core.
+        if (++idle_rounds < 8 * spins_) {
+            if ((idle_rounds & 127) == 127) {
                 std::this_thread::yield();
             } else {
-                for (int k = 0; k < 8; ++k) {
-                    cpu_relax();
-                }
+                cpu_relax();
             }
             continue;
         }
@@ -444,7 +385,7 @@ void Network::sweep(int32_t self)
         const uint64_t epoch = epoch_.load(std::memory_order_acquire);
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (!anything_ready(self) && !stopping()) {
+        if (!anything_ready() && !stopping() && remaining_.load(std::memory_order_acquire) > 0) {
             std::unique_lock<std::mutex> lock(sleep_mutex_);
             while (epoch_.load(std::memory_order_relaxed) == epoch && !shutdown_.load(std::memory_order_relaxed)) {
                 wake_.wait(lock);
@@ -503,10 +444,10 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
     } else {
         const uint32_t slots = slot_begin_[static_cast<size_t>(threads_)];
         for (uint32_t s = 0; s < slots; ++s) {
-            done(s).store(0, std::memory_order_relaxed);
-            next_[s] = 0;
-            cursor_[s] = 0;
+            state(s).store(0, std::memory_order_relaxed);
+            cursor_block_[s] = -1;
         }
+        remaining_.store(static_cast<int32_t>(process_count_), std::memory_order_relaxed);
         active_.store(threads_ - 1, std::memory_order_relaxed);
         // Publishes everything above to the workers, which start on seeing the new generation.
         generation_.fetch_add(1, std::memory_order_seq_cst);

@@ -6,14 +6,15 @@
 // producer's block); room in a channel of depth d is lag d (a producer waits until every consumer
 // is done with the slot it is about to overwrite); a process fires its blocks in order.
 //
-// Every process has a home thread, fixed when the network is built, and each thread fires its
+// Every process has a home thread, chosen when the network is built, and each thread fires its
 // own processes in one order that respects every lag-0 dependency (producers before their
 // readers, each reader close after its producers, so a block is read while it is still in the
-// cache). A thread sweeps its list again and again; in each sweep it fires every process whose
-// dependencies on other threads are met, at most one block each, and publishes how many blocks
-// each process has fired. So a thread signals another only by a counter the other reads: no
-// queue, no locked instruction per firing. With one thread a sweep is one block of every process
-// in that order, with nothing to check at all.
+// cache). A thread sweeps its list again and again; in each pass it fires every process whose
+// dependencies are met, at most one block each, and publishes how many blocks each process has
+// fired in a counter the others read: no queue, one uncontended compare-and-swap per firing (the
+// claim on the block). A thread that has found nothing of its own for a while fires a ready
+// process of another thread. With one thread a pass is one block of every process in that
+// order, with nothing to check at all.
 // Firing order never changes what a firing computes, so the output is the same for any number of
 // threads and any schedule.
 #ifndef AMP_RUNTIME_NETWORK_HPP
@@ -79,19 +80,25 @@ private:
         uint32_t slot;
         int32_t lag;
     };
+    // Block counters per cache line: each thread's slots start on a line of their own.
+    static constexpr uint32_t kPerLine = 64 / sizeof(int64_t);
     struct alignas(64) Line {
-        std::atomic<int64_t> value[8];
+        std::atomic<int64_t> value[kPerLine];
     };
 
-    std::vector<int32_t> choose_homes(const std::vector<std::vector<Dependency>> &deps,
-                                      const std::vector<uint32_t> &weights) const;
     bool firing_order(const std::vector<std::vector<Dependency>> &deps, std::vector<uint32_t> *order) const;
+    // network_placement.cpp
+    void find_pieces();
+    uint64_t place(const uint64_t *weights, int32_t *home);
+    void lay_out();
     int32_t start_workers();
     void worker_loop(int32_t self, uint64_t seen);
     void run_alone();
+    enum Attempt { kNothing, kFired, kStopped };
     void sweep(int32_t self);
-    bool ready(uint32_t slot);
-    bool anything_ready(int32_t self);
+    Attempt try_fire(uint32_t slot, bool own);
+    bool ready(uint32_t slot, int64_t n, uint32_t *from);
+    bool anything_ready();
     bool stopping() const;
     void stop(uint32_t process, int64_t block, int32_t status);
     void notify();
@@ -101,6 +108,24 @@ private:
     uint32_t process_count_ = 0;
     int32_t threads_ = 1;
     int32_t spins_ = 0;  // polls before sleeping
+    // Idle passes before a thread looks for work on the others' lists (about a microsecond).
+    static constexpr int32_t kStealAfter = 16;
+    // What each process waits for (deps_[dep_begin_[p] .. dep_begin_[p + 1]), without itself),
+    // and the order every thread fires its own processes in.
+    std::vector<uint32_t> dep_begin_;
+    std::vector<Dependency> deps_;
+    std::vector<uint32_t> order_;
+    // Placement: the connected pieces between hubs, and each process's home thread.
+    std::vector<uint32_t> piece_of_;      // by process: its piece, or UINT32_MAX for a hub
+    std::vector<uint32_t> hubs_;
+    std::vector<uint64_t> piece_weight_;
+    std::vector<uint32_t> piece_order_;
+    std::vector<int32_t> piece_home_;
+    std::vector<uint64_t> load_;          // by thread
+    std::vector<int32_t> home_;
+    std::vector<int32_t> new_home_;
+    std::vector<uint32_t> fill_;          // by thread
+    std::vector<uint32_t> slot_of_;       // by process
     // Slots: the processes renumbered so that each thread's come together, in its firing order;
     // thread t owns slots [slot_begin_[t], slot_end_[t]). Between two threads' slots lies a
     // cache line of padding, so the counters one thread writes never share a line with another's.
@@ -111,12 +136,13 @@ private:
     std::vector<Check> checks_;
     int32_t busy_threads_ = 0;            // threads with at least one process
     int32_t only_thread_ = 0;             // the one such thread, when there is one
-    // By slot. done_ is how many blocks the slot's process has fired: written by its home thread,
-    // read by the threads whose processes wait for it. next_ and cursor_ (how many of the slot's
-    // checks already hold for its next block) belong to the home thread alone.
-    std::unique_ptr<Line[]> done_lines_;
-    std::atomic<int64_t> &done(uint32_t slot) { return done_lines_[slot / 8].value[slot % 8]; }
-    std::unique_ptr<int64_t[]> next_;
+    // By slot. The state word is twice the number of blocks the slot's process has fired, plus
+    // one while a thread fires the next: a thread claims a block by setting that bit, so a
+    // process is fired by one thread at a time and its blocks in order, whichever thread fires
+    // them. cursor_ (how many checks already hold for block cursor_block_) belongs to the home.
+    std::unique_ptr<Line[]> state_lines_;
+    std::atomic<int64_t> &state(uint32_t slot) { return state_lines_[slot / kPerLine].value[slot % kPerLine]; }
+    std::unique_ptr<int64_t[]> cursor_block_;
     std::unique_ptr<uint32_t[]> cursor_;
 
     Firer *firer_ = nullptr;
@@ -127,6 +153,7 @@ private:
     Failure failure_;
     alignas(64) std::atomic<uint64_t> generation_{0};  // bumped to start each run on the workers
     alignas(64) std::atomic<int32_t> active_{0};       // workers still inside the current run
+    alignas(64) std::atomic<int32_t> remaining_{0};    // processes yet to fire their last block
     alignas(64) std::atomic<int32_t> sleepers_{0};
     std::atomic<uint64_t> epoch_{0};
     std::mutex sleep_mutex_;
