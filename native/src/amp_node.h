@@ -51,6 +51,18 @@ static inline const double *amp_param_row(const AmpParamView *p, int32_t b, int3
     return p->data + b * p->stride_batch + c * p->stride_channel;
 }
 
+/* For a node's hot loops: GCC compiles a copy for AVX-512, one for AVX2 and a plain one, and the
+ * loader picks the widest the CPU has. Not under the sanitizers (the choice is made before their
+ * run-time is set up). Each copy performs the same IEEE operations in the same order as long as
+ * the loops leave no room for contraction or reassociation, so the output does not depend on
+ * the machine. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define AMP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define AMP_VECTOR_CLONES
+#endif
+
 /* Zeroed memory for a node's state (free it with free()): it starts on a cache line and fills
  * whole lines, so two nodes never share one. Nodes on different threads that wrote neighbouring
  * calloc blocks kept pulling each other's lines across cores, which made every node 20 to 30 %

@@ -18,7 +18,7 @@ static int gain_create(const AmpNodeSetup *setup, void **out_state)
     return AMP_NODE_OK;
 }
 
-static int gain_process(void *state, const AmpProcessArgs *args)
+AMP_VECTOR_CLONES static int gain_process(void *state, const AmpProcessArgs *args)
 {
     (void)state;
     const AmpSignal *out = &args->outputs[0];

@@ -21,7 +21,7 @@ static int mix_create(const AmpNodeSetup *setup, void **out_state)
 /* Input channel c lands on output channel c mod N, so a mono input feeds channel 0 and an
  * N-channel input maps one to one. Inputs are summed in connection order: the result does not
  * depend on the schedule. */
-static int mix_process(void *state, const AmpProcessArgs *args)
+AMP_VECTOR_CLONES static int mix_process(void *state, const AmpProcessArgs *args)
 {
     (void)state;
     const AmpSignal *out = &args->outputs[0];

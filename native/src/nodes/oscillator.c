@@ -554,14 +554,9 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
     }
 }
 
-/* The steady loops, one per shape, compiled for wider vectors where the machine has them. Every
- * clone performs the same IEEE operations in the same order (no contraction, no reassociation),
- * so the output does not depend on the machine. */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define OSC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define OSC_CLONES
-#endif
+/* The steady loops, one per shape, compiled for wider vectors where the machine has them (no
+ * contraction, no reassociation: see AMP_VECTOR_CLONES). */
+#define OSC_CLONES AMP_VECTOR_CLONES
 
 #define OSC_STEADY(name, shape)                                                                                   \
     OSC_CLONES static void name(const OscillatorState *state, OscRow *row, const double *fq, const double *am,  \
