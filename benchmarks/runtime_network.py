@@ -6,8 +6,8 @@
 
 1. Per-node overhead: an oscillator feeding 1,000 gains in a chain, or 1,000 gains side by side
    summed by one mix, in blocks of 64 and 256 frames, many blocks per native call: wall time per
-   node per block, the nodes' own work included, and the part of it that is the runtime's own (the
-   render's CPU time minus what the native per-node timings put inside the nodes' process()).
+   node per block, the nodes' own work included. A fused chain is one process whose nodes run back
+   to back, so the unfused chain minus the fused one is what the network spends per process firing.
 2. Parallel speedup: 16 voices, each oscillator (saw) -> filter -> envelope-controlled gain, summed by
    a mix; 2 threads against 1.
 3. Python overhead of one run_block(64) on a one-node graph: the call as Python sees it, the time
@@ -86,23 +86,6 @@ def gains(count: int, layout: str) -> amp.AudioGraph:
     return g
 
 
-def runtime_share(ex: NativeGraphExecutor, frames: int, block: int, repeats: int) -> float:
-    """Seconds per render the nodes' process() calls do not account for: the render's CPU time (wall
-    time on every thread the render keeps busy) minus the per-node timings, best of `repeats`.
-    Timing a node costs two clock reads, which this counts as the runtime's."""
-    busy_threads = 1 if ex.info()["process_count"] == 1 else ex.threads
-    shares = []
-    for _ in range(repeats):
-        set_timing(ex, True)
-        started = time.perf_counter()
-        ex.render(frames, block)
-        wall = time.perf_counter() - started
-        nodes_time = float(node_timings(ex)[0].sum()) * 1e-9
-        set_timing(ex, False)
-        shares.append(busy_threads * wall - nodes_time)
-    return min(shares)
-
-
 def per_node(count: int, blocks: int, repeats: int) -> list[list]:
     rows = []
     for layout in ("chain", "side by side"):
@@ -123,9 +106,8 @@ def per_node(count: int, blocks: int, repeats: int) -> list[list]:
             best = best_of(variants, repeats)
             for key, seconds in best.items():
                 ex = executors[key]
-                share = runtime_share(ex, block * blocks, block, max(1, repeats // 3))
                 rows.append([layout, block, key[0], key[1], ex.info()["process_count"],
-                             f"{seconds / (nodes * blocks) * 1e9:.1f}", f"{share / (nodes * blocks) * 1e9:.1f}"])
+                             f"{seconds / (nodes * blocks) * 1e9:.1f}"])
             for ex in executors.values():
                 ex.close()
     return rows
@@ -227,8 +209,7 @@ def main() -> None:
           f"{platform.python_version()}, {datetime.date.today()}, load average {load:.1f} at start")
     table(f"1. Per-node overhead: {count} gains, {blocks} blocks per native call, ns per node per block "
           f"(best of {repeats})",
-          ["layout", "block", "threads", "fusion", "processes", "ns per node per block",
-           "of which the runtime's (ns)"],
+          ["layout", "block", "threads", "fusion", "processes", "ns per node per block"],
           per_node(count, blocks, repeats))
     rows, shape = speedup(seconds, pairs)
     table(f"2. Parallel speedup: 16 voices ({shape}) -> mix, {seconds:g} s of audio per render, "
