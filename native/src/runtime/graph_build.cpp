@@ -268,12 +268,36 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         add_reader(plan_.value_base[mod.src_node] + mod.src_output, run_process[mod.dst_node]);
     }
 
-    // One thread fires every process once per block, in an order that meets each dependency, so a
-    // channel never holds more than one block: one slot keeps every block in the cache longer.
-    const int32_t depth = config_.threads == 1 ? 1 : config_.channel_depth;
+    // The data dependencies decide the firing order and which thread fires each process.
+    std::vector<std::vector<Dependency>> waits(processes_.size());
+    for (uint32_t v = 0; v < values; ++v) {
+        const uint32_t producer = run_process[plan_.values[v].node];
+        for (uint32_t reader : readers[v]) {
+            if (reader != producer) {
+                waits[reader].push_back(Dependency{producer, 0});
+            }
+        }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        if (desc_.nodes[i].spec->block_delay > 0) {
+            waits[absorb_process[i]].push_back(Dependency{run_process[i], 0});
+        }
+    }
+    std::vector<uint32_t> weights(processes_.size(), 1);
+    for (size_t p = 0; p < processes_.size(); ++p) {
+        weights[p] = processes_[p].count;
+    }
+    if (!network_.arrange(waits, weights, config_.threads)) {
+        return amp_error_set(error, AMP_ERR_GRAPH, "create", nullptr, -1,
+                             "the plan's processes wait for each other's block in a cycle with no block delay");
+    }
+
+    // A channel whose producer and readers share a thread gets one slot: that thread fires them
+    // one after another, so a deeper ring would only spread their blocks over more cache. Between
+    // threads it has `channel_depth` slots, so that the producer can run ahead.
+    const int32_t depth = config_.channel_depth;
     depth_ = depth;
     const size_t block_samples = static_cast<size_t>(config_.batch) * static_cast<size_t>(config_.max_block_frames);
-    std::vector<std::vector<Dependency>> waits(processes_.size());
     stores_.assign(values, ValueStore{});
     // Values read only inside their own process share storage as the plan's buffers say.
     std::vector<std::vector<std::pair<uint32_t, uint32_t>>> internal_buffers(processes_.size());  // (buffer, value)
@@ -281,19 +305,25 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         const AmpPlanValue &value = plan_.values[v];
         const uint32_t producer = run_process[value.node];
         bool external = false;
+        bool crossing = false;
         for (uint32_t reader : readers[v]) {
             if (reader != producer) {
                 external = true;
-                waits[reader].push_back(Dependency{producer, 0});
-                waits[producer].push_back(Dependency{reader, depth});
+                crossing = crossing || network_.home(reader) != network_.home(producer);
+            }
+        }
+        const int32_t slots = crossing ? depth : 1;
+        for (uint32_t reader : readers[v]) {
+            if (reader != producer) {
+                waits[producer].push_back(Dependency{reader, slots});
             }
         }
         ValueStore &store = stores_[v];
         store.channels = static_cast<int32_t>(value.channels);
         store.slot_size = block_samples * value.channels;
         if (external) {
-            store.slots = depth;
-            const size_t count = store.slot_size * static_cast<size_t>(depth);
+            store.slots = slots;
+            const size_t count = store.slot_size * static_cast<size_t>(slots);
             store.data = allocate_zeroed(count);
             if (store.data == nullptr) {
                 return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", desc_.nodes[value.node].name, -1,
@@ -322,7 +352,6 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     for (uint32_t i = 0; i < n; ++i) {
         if (desc_.nodes[i].spec->block_delay > 0) {
             // emit(n), then absorb(n), then emit(n + 1): the node's state is used in that order.
-            waits[absorb_process[i]].push_back(Dependency{run_process[i], 0});
             waits[run_process[i]].push_back(Dependency{absorb_process[i], 1});
         }
     }
@@ -409,14 +438,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             views += static_cast<size_t>(node.spec->num_params);
         }
     }
-    std::vector<uint32_t> weights(processes_.size(), 1);
-    for (size_t p = 0; p < processes_.size(); ++p) {
-        weights[p] = processes_[p].count;
-    }
-    if (!network_.build(waits, weights, config_.threads)) {
-        return amp_error_set(error, AMP_ERR_GRAPH, "create", nullptr, -1,
-                             "the plan's processes wait for each other's block in a cycle with no block delay");
-    }
+    network_.build(waits);
     return AMP_OK;
 }
 

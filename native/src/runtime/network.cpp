@@ -34,18 +34,13 @@ Network::~Network()
     }
 }
 
-bool Network::build(const std::vector<std::vector<Dependency>> &waits_for, const std::vector<uint32_t> &weights,
-                    int32_t threads)
+namespace {
+
+// Without self dependencies or duplicates, keeping the smallest lag of each (waiting for block n
+// also covers n - 2). A process waits for itself by firing its blocks in order.
+std::vector<std::vector<Dependency>> merged(const std::vector<std::vector<Dependency>> &waits_for)
 {
     const uint32_t count = static_cast<uint32_t>(waits_for.size());
-    process_count_ = count;
-    threads_ = threads < 1 ? 1 : threads;
-    // More threads than cores: a spinning thread would keep a preempted one (which may hold the
-    // block everybody waits for) off the core, so poll only briefly before sleeping.
-    const unsigned cores = std::thread::hardware_concurrency();
-    spins_ = cores != 0 && static_cast<unsigned>(threads_) > cores ? kSpins / 16 : kSpins;
-    // Merge duplicates, keeping the smallest lag (waiting for block n also covers n - 2). A
-    // process waits for itself by firing its blocks in order on one thread.
     std::vector<std::vector<Dependency>> deps(count);
     for (uint32_t p = 0; p < count; ++p) {
         std::vector<Dependency> &list = deps[p];
@@ -61,23 +56,53 @@ bool Network::build(const std::vector<std::vector<Dependency>> &waits_for, const
                                [](const Dependency &a, const Dependency &b) { return a.process == b.process; }),
                    list.end());
     }
-    std::vector<uint32_t> order;
-    if (!firing_order(deps, &order)) {
-        return false;
-    }
-    dep_begin_.assign(static_cast<size_t>(count) + 1, 0);
+    return deps;
+}
+
+}  // namespace
+
+void Network::flatten(const std::vector<std::vector<Dependency>> &deps)
+{
+    dep_begin_.assign(deps.size() + 1, 0);
     deps_.clear();
-    for (uint32_t p = 0; p < count; ++p) {
+    for (size_t p = 0; p < deps.size(); ++p) {
         deps_.insert(deps_.end(), deps[p].begin(), deps[p].end());
         dep_begin_[p + 1] = static_cast<uint32_t>(deps_.size());
     }
-    order_.swap(order);
+}
+
+bool Network::arrange(const std::vector<std::vector<Dependency>> &data_waits, const std::vector<uint32_t> &weights,
+                      int32_t threads)
+{
+    const uint32_t count = static_cast<uint32_t>(data_waits.size());
+    process_count_ = count;
+    threads_ = threads < 1 ? 1 : threads;
+    // More threads than cores: a spinning thread would keep a preempted one (which may hold the
+    // block everybody waits for) off the core, so poll only briefly before sleeping.
+    const unsigned cores = std::thread::hardware_concurrency();
+    spins_ = cores != 0 && static_cast<unsigned>(threads_) > cores ? kSpins / 16 : kSpins;
+    const std::vector<std::vector<Dependency>> deps = merged(data_waits);
+    if (!firing_order(deps, &order_)) {
+        return false;
+    }
+    flatten(deps);
     find_pieces();
-    const size_t max_slots = static_cast<size_t>(count) + static_cast<size_t>(threads_) * kPerLine;
     home_.assign(count, 0);
-    new_home_.assign(count, 0);
-    slot_of_.assign(count, 0);
     load_.assign(static_cast<size_t>(threads_), 0);
+    std::vector<uint64_t> static_weights(count, 1);
+    for (uint32_t p = 0; p < count && p < weights.size(); ++p) {
+        static_weights[p] = std::max<uint32_t>(weights[p], 1);
+    }
+    balance(static_weights.data(), home_.data());
+    return true;
+}
+
+void Network::build(const std::vector<std::vector<Dependency>> &waits_for)
+{
+    const uint32_t count = process_count_;
+    flatten(merged(waits_for));
+    const size_t max_slots = static_cast<size_t>(count) + static_cast<size_t>(threads_) * kPerLine;
+    slot_of_.assign(count, 0);
     fill_.assign(static_cast<size_t>(threads_), 0);
     slot_begin_.assign(static_cast<size_t>(threads_) + 1, 0);
     slot_end_.assign(static_cast<size_t>(threads_), 0);
@@ -87,13 +112,7 @@ bool Network::build(const std::vector<std::vector<Dependency>> &waits_for, const
     state_lines_.reset(new Line[max_slots / kPerLine + 1]);
     cursor_block_.reset(new int64_t[max_slots + 1]);
     cursor_.reset(new uint32_t[max_slots + 1]);
-    std::vector<uint64_t> static_weights(count, 1);
-    for (uint32_t p = 0; p < count && p < weights.size(); ++p) {
-        static_weights[p] = std::max<uint32_t>(weights[p], 1);
-    }
-    place(static_weights.data(), home_.data());
     lay_out();
-    return true;
 }
 
 // Producers before their readers, and each reader soon after what it reads: the reverse of a

@@ -50,12 +50,17 @@ public:
     Network(const Network &) = delete;
     Network &operator=(const Network &) = delete;
 
-    // waits_for[p]: the dependencies of process p (a dependency on itself is implied);
-    // weights[p]: roughly how much work p does per block. `threads` counts the calling thread; the
-    // other threads start with the first run that can use them. Returns false when the lag-0
-    // dependencies form a cycle (no order could fire them). Throws std::bad_alloc.
-    bool build(const std::vector<std::vector<Dependency>> &waits_for, const std::vector<uint32_t> &weights,
-               int32_t threads);
+    // Built in two steps, because where each process runs decides how deep its channels must be.
+    // arrange: data_waits[p] are the lag-0 dependencies of process p, weights[p] roughly how much
+    // work it does per block; chooses the firing order and every process's home thread (see
+    // home()). `threads` counts the calling thread; the others start with the first run that can
+    // use them. Returns false when the dependencies form a cycle (no order could fire them).
+    // build: waits_for[p] are all of p's dependencies (the lag-0 ones again, and the others).
+    // Both throw std::bad_alloc.
+    bool arrange(const std::vector<std::vector<Dependency>> &data_waits, const std::vector<uint32_t> &weights,
+                 int32_t threads);
+    int32_t home(uint32_t process) const { return home_[process]; }
+    void build(const std::vector<std::vector<Dependency>> &waits_for);
 
     // Fires every process for blocks 0 .. blocks-1 on the calling thread and the others. Returns
     // 0, the status of the first failed firing (see failure()), or AMP_ERR_STOPPED when `cancel`
@@ -89,7 +94,8 @@ private:
     bool firing_order(const std::vector<std::vector<Dependency>> &deps, std::vector<uint32_t> *order) const;
     // network_placement.cpp
     void find_pieces();
-    uint64_t place(const uint64_t *weights, int32_t *home);
+    uint64_t balance(const uint64_t *weights, int32_t *home);
+    void flatten(const std::vector<std::vector<Dependency>> &deps);
     void lay_out();
     int32_t start_workers();
     void worker_loop(int32_t self, uint64_t seen);
@@ -123,7 +129,6 @@ private:
     std::vector<int32_t> piece_home_;
     std::vector<uint64_t> load_;          // by thread
     std::vector<int32_t> home_;
-    std::vector<int32_t> new_home_;
     std::vector<uint32_t> fill_;          // by thread
     std::vector<uint32_t> slot_of_;       // by process
     // Slots: the processes renumbered so that each thread's come together, in its firing order;

@@ -74,7 +74,7 @@ void Network::find_pieces()
 
 // Writes each process's thread into `home` for the given weights; returns the busiest thread's
 // load. Allocates nothing.
-uint64_t Network::place(const uint64_t *weights, int32_t *home)
+uint64_t Network::balance(const uint64_t *weights, int32_t *home)
 {
     const uint32_t count = process_count_;
     if (threads_ == 1) {
