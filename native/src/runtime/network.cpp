@@ -110,8 +110,7 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for)
     check_begin_.assign(max_slots + 1, 0);
     checks_.assign(deps_.size(), Check{0, 0});
     state_lines_.reset(new Line[max_slots / kPerLine + 1]);
-    cursor_block_.reset(new int64_t[max_slots + 1]);
-    cursor_.reset(new uint32_t[max_slots + 1]);
+    cursor_lines_.reset(new Cursors[max_slots / kPerLine + 1]);
     lay_out();
 }
 
@@ -321,11 +320,11 @@ Network::Attempt Network::try_fire(uint32_t slot, bool own)
     uint32_t from = 0;
     uint32_t *cursor = &from;
     if (own) {
-        if (cursor_block_[slot] != n) {
-            cursor_block_[slot] = n;
-            cursor_[slot] = 0;
+        if (cursor_block(slot) != n) {
+            cursor_block(slot) = n;
+            this->cursor(slot) = 0;
         }
-        cursor = &cursor_[slot];
+        cursor = &this->cursor(slot);
     }
     if (!ready(slot, n, cursor) || !word.compare_exchange_strong(seen, seen | 1, std::memory_order_acq_rel)) {
         return kNothing;
@@ -464,7 +463,7 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
         const uint32_t slots = slot_begin_[static_cast<size_t>(threads_)];
         for (uint32_t s = 0; s < slots; ++s) {
             state(s).store(0, std::memory_order_relaxed);
-            cursor_block_[s] = -1;
+            cursor_block(s) = -1;
         }
         remaining_.store(static_cast<int32_t>(process_count_), std::memory_order_relaxed);
         active_.store(threads_ - 1, std::memory_order_relaxed);

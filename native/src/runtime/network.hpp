@@ -144,11 +144,17 @@ private:
     // By slot. The state word is twice the number of blocks the slot's process has fired, plus
     // one while a thread fires the next: a thread claims a block by setting that bit, so a
     // process is fired by one thread at a time and its blocks in order, whichever thread fires
-    // them. cursor_ (how many checks already hold for block cursor_block_) belongs to the home.
+    // them. A cursor (how many of the slot's checks already hold for block `block`) belongs to
+    // the slot's home; the cursors of one thread's slots share no cache line with another's.
     std::unique_ptr<Line[]> state_lines_;
     std::atomic<int64_t> &state(uint32_t slot) { return state_lines_[slot / kPerLine].value[slot % kPerLine]; }
-    std::unique_ptr<int64_t[]> cursor_block_;
-    std::unique_ptr<uint32_t[]> cursor_;
+    struct alignas(64) Cursors {
+        int64_t block[kPerLine];
+        uint32_t checked[kPerLine];
+    };
+    std::unique_ptr<Cursors[]> cursor_lines_;
+    int64_t &cursor_block(uint32_t slot) { return cursor_lines_[slot / kPerLine].block[slot % kPerLine]; }
+    uint32_t &cursor(uint32_t slot) { return cursor_lines_[slot / kPerLine].checked[slot % kPerLine]; }
 
     Firer *firer_ = nullptr;
     int64_t blocks_ = 0;
