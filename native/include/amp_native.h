@@ -79,7 +79,7 @@ typedef struct AmpGraphConfig {
     int32_t batch;                    /* B >= 1 */
     int32_t max_block_frames;         /* largest block a render may use */
     int32_t threads;                  /* worker threads; 0 = hardware concurrency */
-    int32_t channel_depth;            /* blocks of room per channel; 0 = default (2); 1 with one thread */
+    int32_t channel_depth;            /* room per channel between threads, in blocks; 0 = default (2) */
     double sample_rate;
     uint32_t disabled_optimisations;  /* AMP_OPT_* bits */
 } AmpGraphConfig;

@@ -4,7 +4,6 @@
 #include "amp_native.h"
 
 #include <algorithm>
-#include <system_error>
 
 namespace amp {
 
@@ -114,10 +113,10 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for)
     lay_out();
 }
 
-// Producers before their readers, and each reader soon after what it reads: the reverse of a
+// Producers before their readers, and each reader soon after what it reads: the order in which a
 // depth-first walk from the last process (usually the sink) towards its producers, taking a
-// process's inputs in order. A process reached again while its own walk is still open closes a
-// cycle of lag-0 dependencies.
+// process's inputs in order, finishes them. A process reached again while its own walk is still
+// open closes a cycle of lag-0 dependencies.
 bool Network::firing_order(const std::vector<std::vector<Dependency>> &deps, std::vector<uint32_t> *order) const
 {
     const uint32_t count = process_count_;
