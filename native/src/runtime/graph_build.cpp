@@ -13,6 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <queue>
 #include <thread>
 
 namespace amp {
@@ -299,6 +302,20 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     depth_ = depth;
     const size_t block_samples = static_cast<size_t>(config_.batch) * static_cast<size_t>(config_.max_block_frames);
     stores_.assign(values, ValueStore{});
+    // When one thread fires every process, once per block in the network's order, a channel is in
+    // use only from its producer's firing to its last reader's in each block: channels whose spans
+    // do not overlap share memory, as registers do, and a long graph of separate processes
+    // touches a few blocks per block of audio instead of one per process.
+    struct Span {
+        uint32_t value;
+        size_t first;  // the producer's place in the order
+        size_t last;   // the last reader's
+    };
+    std::vector<Span> spans;
+    std::vector<size_t> position(processes_.size(), 0);
+    for (size_t i = 0; i < network_.order().size(); ++i) {
+        position[network_.order()[i]] = i;
+    }
     // Values read only inside their own process share storage as the plan's buffers say.
     std::vector<std::vector<std::pair<uint32_t, uint32_t>>> internal_buffers(processes_.size());  // (buffer, value)
     for (uint32_t v = 0; v < values; ++v) {
@@ -321,6 +338,14 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         ValueStore &store = stores_[v];
         store.channels = static_cast<int32_t>(value.channels);
         store.slot_size = block_samples * value.channels;
+        if (external && network_.one_home()) {
+            store.slots = 1;
+            spans.push_back(Span{v, position[producer], position[producer]});
+            for (uint32_t reader : readers[v]) {
+                spans.back().last = std::max(spans.back().last, position[reader]);
+            }
+            continue;
+        }
         if (external) {
             store.slots = slots;
             const size_t count = store.slot_size * static_cast<size_t>(slots);
@@ -347,6 +372,45 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             allocations_.push_back(store.data);
             AMP_LOG_ALLOCATION("buffer", store.slot_size * sizeof(double));
             internal_buffers[producer].emplace_back(value.buffer, v);
+        }
+    }
+    // Spans by their first place; each takes the memory (of its size) that has been free longest,
+    // which is free when its last span ended before this one begins (a node never reads and
+    // writes the same memory).
+    std::sort(spans.begin(), spans.end(), [](const Span &a, const Span &b) { return a.first < b.first; });
+    // (busy until, buffer) by size, the one free longest on top. The buffers then lie in one
+    // allocation in the order they were first used, so a reader of many (a mix) walks memory
+    // front to back.
+    using Buffer = std::pair<size_t, uint32_t>;
+    std::map<size_t, std::priority_queue<Buffer, std::vector<Buffer>, std::greater<Buffer>>> free_after;
+    std::vector<size_t> buffer_offset;  // in doubles, each buffer starting on a cache line
+    std::vector<uint32_t> buffer_of(spans.size(), 0);
+    size_t arena = 0;
+    for (size_t i = 0; i < spans.size(); ++i) {
+        const size_t size = stores_[spans[i].value].slot_size;
+        auto &sized = free_after[size];
+        uint32_t buffer = 0;
+        if (!sized.empty() && sized.top().first < spans[i].first) {
+            buffer = sized.top().second;
+            sized.pop();
+        } else {
+            buffer = static_cast<uint32_t>(buffer_offset.size());
+            buffer_offset.push_back(arena);
+            arena += (size + 7) / 8 * 8;
+        }
+        sized.push(Buffer{spans[i].last, buffer});
+        buffer_of[i] = buffer;
+    }
+    if (arena > 0) {
+        double *data = allocate_zeroed(arena);
+        if (data == nullptr) {
+            return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", nullptr, -1,
+                                 "no memory for %zu channel buffers of %zu samples in all", buffer_offset.size(), arena);
+        }
+        allocations_.push_back(data);
+        AMP_LOG_ALLOCATION("channel", arena * sizeof(double));
+        for (size_t i = 0; i < spans.size(); ++i) {
+            stores_[spans[i].value].data = data + buffer_offset[buffer_of[i]];
         }
     }
     for (uint32_t i = 0; i < n; ++i) {

@@ -93,6 +93,7 @@ bool Network::arrange(const std::vector<std::vector<Dependency>> &data_waits, co
         static_weights[p] = std::max<uint32_t>(weights[p], 1);
     }
     balance(static_weights.data(), home_.data());
+    one_home_ = std::all_of(home_.begin(), home_.end(), [this](int32_t h) { return h == home_.front(); });
     return true;
 }
 

@@ -60,6 +60,10 @@ public:
     bool arrange(const std::vector<std::vector<Dependency>> &data_waits, const std::vector<uint32_t> &weights,
                  int32_t threads);
     int32_t home(uint32_t process) const { return home_[process]; }
+    // Whether one thread fires every process (one thread, or every process placed on the same
+    // one): then it fires block after block, every process once per block in order().
+    bool one_home() const { return one_home_; }
+    const std::vector<uint32_t> &order() const { return order_; }
     void build(const std::vector<std::vector<Dependency>> &waits_for);
 
     // Fires every process for blocks 0 .. blocks-1 on the calling thread and the others. Returns
@@ -129,6 +133,7 @@ private:
     std::vector<int32_t> piece_home_;
     std::vector<uint64_t> load_;          // by thread
     std::vector<int32_t> home_;
+    bool one_home_ = true;
     std::vector<uint32_t> fill_;          // by thread
     std::vector<uint32_t> slot_of_;       // by process
     // Slots: the processes renumbered so that each thread's come together, in its firing order;
