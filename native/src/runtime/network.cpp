@@ -27,7 +27,8 @@ constexpr int kSpins = 1500;
 Network::~Network()
 {
     shutdown_.store(true, std::memory_order_seq_cst);
-    notify();
+    notify(parked_);
+    notify(working_);
     for (std::thread &worker : workers_) {
         worker.join();
     }
@@ -76,10 +77,8 @@ bool Network::arrange(const std::vector<std::vector<Dependency>> &data_waits, co
     const uint32_t count = static_cast<uint32_t>(data_waits.size());
     process_count_ = count;
     threads_ = threads < 1 ? 1 : threads;
-    // More threads than cores: a spinning thread would keep a preempted one (which may hold the
-    // block everybody waits for) off the core, so poll only briefly before sleeping.
     const unsigned cores = std::thread::hardware_concurrency();
-    spins_ = cores != 0 && static_cast<unsigned>(threads_) > cores ? kSpins / 16 : kSpins;
+    spins_ = kSpins;
     const std::vector<std::vector<Dependency>> deps = merged(data_waits);
     if (!firing_order(deps, &order_)) {
         return false;
@@ -87,7 +86,10 @@ bool Network::arrange(const std::vector<std::vector<Dependency>> &data_waits, co
     flatten(deps);
     find_pieces();
     home_.assign(count, 0);
-    load_.assign(static_cast<size_t>(threads_), 0);
+    // No more homes than cores: a thread that the OS has to take off the core would hold up
+    // every process waiting for its own. The other threads stay out of the runs.
+    const int32_t homes = cores == 0 ? threads_ : std::min<int32_t>(threads_, static_cast<int32_t>(cores));
+    load_.assign(static_cast<size_t>(homes), 0);
     std::vector<uint64_t> static_weights(count, 1);
     for (uint32_t p = 0; p < count && p < weights.size(); ++p) {
         static_weights[p] = std::max<uint32_t>(weights[p], 1);
@@ -169,7 +171,8 @@ int32_t Network::start_workers()
     } catch (const std::exception &) {
         // Fewer threads than asked for would leave their processes unfired; say so instead.
         shutdown_.store(true, std::memory_order_seq_cst);
-        notify();
+        notify(parked_);
+        notify(working_);
         for (std::thread &worker : workers_) {
             worker.join();
         }
@@ -199,32 +202,29 @@ void Network::stop(uint32_t process, int64_t block, int32_t status)
         }
     }
     abort_.store(true, std::memory_order_seq_cst);
-    notify();
+    notify(working_);
 }
 
-void Network::notify()
+void Network::notify(Waiters &waiters)
 {
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_relaxed) == 0) {
+    if (waiters.sleepers.load(std::memory_order_relaxed) == 0) {
         return;
     }
     {
         std::lock_guard<std::mutex> lock(sleep_mutex_);
-        epoch_.fetch_add(1, std::memory_order_relaxed);
+        waiters.epoch.fetch_add(1, std::memory_order_relaxed);
     }
-    wake_.notify_all();
+    waiters.wake.notify_all();
 }
 
 void Network::wake_all()
 {
-    notify();
+    notify(working_);
 }
 
-// Polls, then sleeps until someone notifies. A notifier changes the condition first and then
-// looks for sleepers; a sleeper announces itself first and then re-checks the condition, so one
-// of the two always sees the other (both steps are sequentially consistent).
 template <typename Predicate>
-void Network::idle(Predicate ready_to_go)
+void Network::idle(Waiters &waiters, Predicate ready_to_go)
 {
     for (int i = 0; i < spins_; ++i) {
         if (ready_to_go()) {
@@ -240,24 +240,37 @@ void Network::idle(Predicate ready_to_go)
             }
         }
     }
-    const uint64_t epoch = epoch_.load(std::memory_order_acquire);
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    sleep(waiters, ready_to_go);
+}
+
+template <typename Predicate>
+void Network::sleep(Waiters &waiters, Predicate ready_to_go)
+{
+    const uint64_t epoch = waiters.epoch.load(std::memory_order_acquire);
+    waiters.sleepers.fetch_add(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!ready_to_go()) {
         std::unique_lock<std::mutex> lock(sleep_mutex_);
-        while (epoch_.load(std::memory_order_relaxed) == epoch && !shutdown_.load(std::memory_order_relaxed)) {
-            wake_.wait(lock);
+        while (waiters.epoch.load(std::memory_order_relaxed) == epoch && !shutdown_.load(std::memory_order_relaxed)) {
+            waiters.wake.wait(lock);
         }
     }
-    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+    waiters.sleepers.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 void Network::worker_loop(int32_t self, uint64_t seen)
 {
+    // A thread given no process (more threads than cores) stays out of the runs and sleeps.
+    const bool has_work = slot_begin_[static_cast<size_t>(self)] != slot_end_[static_cast<size_t>(self)];
     for (;;) {
-        idle([this, seen] {
+        auto started = [this, seen] {
             return generation_.load(std::memory_order_acquire) != seen || shutdown_.load(std::memory_order_acquire);
-        });
+        };
+        if (has_work) {
+            idle(parked_, started);
+        } else {
+            sleep(parked_, started);
+        }
         if (shutdown_.load(std::memory_order_acquire)) {
             return;
         }
@@ -266,9 +279,12 @@ void Network::worker_loop(int32_t self, uint64_t seen)
             continue;
         }
         seen = generation;
+        if (!has_work) {
+            continue;
+        }
         sweep(self);
         if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            notify();
+            notify(working_);
         }
     }
 }
@@ -340,7 +356,7 @@ Network::Attempt Network::try_fire(uint32_t slot, bool own)
     }
     word.store(2 * (n + 1), std::memory_order_release);
     if (n + 1 == blocks_ && remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        notify();
+        notify(working_);
     }
     return kFired;
 }
@@ -381,7 +397,7 @@ void Network::sweep(int32_t self)
         }
         if (progress) {
             // A thread that ran out of patience sleeps; what this pass fired may be what it waits for.
-            notify();
+            notify(working_);
             idle_rounds = 0;
             continue;
         }
@@ -400,16 +416,9 @@ void Network::sweep(int32_t self)
             continue;
         }
         idle_rounds = 0;
-        const uint64_t epoch = epoch_.load(std::memory_order_acquire);
-        sleepers_.fetch_add(1, std::memory_order_seq_cst);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (!anything_ready() && !stopping() && remaining_.load(std::memory_order_acquire) > 0) {
-            std::unique_lock<std::mutex> lock(sleep_mutex_);
-            while (epoch_.load(std::memory_order_relaxed) == epoch && !shutdown_.load(std::memory_order_relaxed)) {
-                wake_.wait(lock);
-            }
-        }
-        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        sleep(working_, [this] {
+            return anything_ready() || stopping() || remaining_.load(std::memory_order_acquire) == 0;
+        });
     }
 }
 
@@ -466,14 +475,14 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
             cursor_block(s) = -1;
         }
         remaining_.store(static_cast<int32_t>(process_count_), std::memory_order_relaxed);
-        active_.store(threads_ - 1, std::memory_order_relaxed);
+        active_.store(busy_threads_ - (slot_begin_[0] != slot_end_[0] ? 1 : 0), std::memory_order_relaxed);
         // Publishes everything above to the workers, which start on seeing the new generation.
         generation_.fetch_add(1, std::memory_order_seq_cst);
-        notify();
+        notify(parked_);
         sweep(0);
         // Nothing of this run may still be executing when the caller gets its graph back.
         while (active_.load(std::memory_order_acquire) != 0) {
-            idle([this] { return active_.load(std::memory_order_acquire) == 0; });
+            idle(working_, [this] { return active_.load(std::memory_order_acquire) == 0; });
         }
     }
     cancel_.store(nullptr, std::memory_order_relaxed);

@@ -111,9 +111,19 @@ private:
     bool anything_ready();
     bool stopping() const;
     void stop(uint32_t process, int64_t block, int32_t status);
-    void notify();
+    // Threads that sleep, and what wakes them: a notifier changes the condition first and then
+    // looks for sleepers; a sleeper announces itself first and then re-checks the condition, so
+    // one of the two always sees the other (both steps are sequentially consistent).
+    struct Waiters {
+        alignas(64) std::atomic<int32_t> sleepers{0};
+        std::atomic<uint64_t> epoch{0};
+        std::condition_variable wake;
+    };
+    void notify(Waiters &waiters);
     template <typename Predicate>
-    void idle(Predicate ready_to_go);
+    void idle(Waiters &waiters, Predicate ready_to_go);  // polls, then sleeps
+    template <typename Predicate>
+    void sleep(Waiters &waiters, Predicate ready_to_go);
 
     uint32_t process_count_ = 0;
     int32_t threads_ = 1;
@@ -170,10 +180,9 @@ private:
     alignas(64) std::atomic<uint64_t> generation_{0};  // bumped to start each run on the workers
     alignas(64) std::atomic<int32_t> active_{0};       // workers still inside the current run
     alignas(64) std::atomic<int32_t> remaining_{0};    // processes yet to fire their last block
-    alignas(64) std::atomic<int32_t> sleepers_{0};
-    std::atomic<uint64_t> epoch_{0};
     std::mutex sleep_mutex_;
-    std::condition_variable wake_;
+    Waiters working_;  // threads inside a run, waiting for work or for the others to finish
+    Waiters parked_;   // workers waiting for the next run
     std::atomic<bool> shutdown_{false};
     std::vector<std::thread> workers_;
     bool workers_started_ = false;
