@@ -6,15 +6,15 @@
 // producer's block); room in a channel of depth d is lag d (a producer waits until every consumer
 // is done with the slot it is about to overwrite); a process fires its blocks in order.
 //
-// Every process has a home thread, chosen when the network is built, and each thread fires its
-// own processes in one order that respects every lag-0 dependency (producers before their
-// readers, each reader close after its producers, so a block is read while it is still in the
-// cache). A thread sweeps its list again and again; in each pass it fires every process whose
-// dependencies are met, at most one block each, and publishes how many blocks each process has
-// fired in a counter the others read: no queue, one uncontended compare-and-swap per firing (the
-// claim on the block). A thread that has found nothing of its own for a while fires a ready
-// process of another thread. With one thread a pass is one block of every process in that
-// order, with nothing to check at all.
+// Every process has a home thread, chosen when the network is built (never more homes than
+// cores; further threads stay parked), and each thread fires its own processes in one order that
+// respects every lag-0 dependency (producers before their readers, each reader close after its
+// producers, so a block is read while it is still in the cache). A thread sweeps its list again
+// and again; in each pass it fires every process whose dependencies are met, at most one block
+// each, and publishes how many blocks each process has fired in a counter the others read: no
+// queue, one uncontended compare-and-swap per firing (the claim on the block). A thread that has
+// found nothing of its own for a while fires a ready process of another thread. With one thread
+// a pass is one block of every process in that order, with nothing to check at all.
 // Firing order never changes what a firing computes, so the output is the same for any number of
 // threads and any schedule.
 #ifndef AMP_RUNTIME_NETWORK_HPP
