@@ -125,6 +125,25 @@ static inline double env_shape(double u, double curve)
     return (1.0 - exp(-curve * u)) / (1.0 - exp(-curve));
 }
 
+/* The first sample from f on where a note starts or the gate is released, or `frames`: before it,
+ * an idle or sustaining row changes nothing but its inputs' previous values. */
+static int32_t env_quiet_until(const EnvRow *row, const double *tr, const double *gt, int32_t f, int32_t frames)
+{
+    double tp = row->trigger_prev;
+    double gp = row->gate_prev;
+    for (; f < frames; ++f) {
+        const double t = tr != NULL ? tr[f] : 0.0;
+        const double g = gt != NULL ? gt[f] : 0.0;
+        const int held = g >= 0.5;
+        if ((tp < 0.5 && t >= 0.5) || (gp < 0.5 && held) || (gp >= 0.5 && !held)) {
+            return f;
+        }
+        tp = t;
+        gp = g;
+    }
+    return frames;
+}
+
 static int env_process(void *opaque, const AmpProcessArgs *args)
 {
     EnvState *state = (EnvState *)opaque;
@@ -147,7 +166,25 @@ static int env_process(void *opaque, const AmpProcessArgs *args)
         const double *sustain = amp_param_row(&pv[ENV_PARAM_SUSTAIN], b, 0);
         const double *release = amp_param_row(&pv[ENV_PARAM_RELEASE], b, 0);
         const double *curve = amp_param_row(&pv[ENV_PARAM_CURVE], b, 0);
-        for (int32_t f = 0; f < args->frames; ++f) {
+        int32_t f = 0;
+        while (f < args->frames) {
+            /* Idle or sustaining until the trigger or the gate crosses 0.5: the same values as
+             * the state machine below gives sample by sample, without it. */
+            if (row->stage == ENV_IDLE || row->stage == ENV_SUSTAIN) {
+                const int32_t end = env_quiet_until(row, tr, gt, f, args->frames);
+                if (end > f) {
+                    const ptrdiff_t ss = pv[ENV_PARAM_SUSTAIN].stride_frame;
+                    for (int32_t i = f; i < end; ++i) {
+                        y[i] = row->stage == ENV_IDLE ? 0.0 : sustain[i * ss] * row->peak;
+                        pulse[i] = 0.0;
+                    }
+                    row->level = y[end - 1];
+                    row->trigger_prev = tr != NULL ? tr[end - 1] : 0.0;
+                    row->gate_prev = gt != NULL ? gt[end - 1] : 0.0;
+                    f = end;
+                    continue;
+                }
+            }
             const EnvParams p = {
                 attack[f * pv[ENV_PARAM_ATTACK].stride_frame], hold[f * pv[ENV_PARAM_HOLD].stride_frame],
                 decay[f * pv[ENV_PARAM_DECAY].stride_frame],   sustain[f * pv[ENV_PARAM_SUSTAIN].stride_frame],
@@ -185,6 +222,7 @@ static int env_process(void *opaque, const AmpProcessArgs *args)
                 ++row->k;
             }
             y[f] = row->level;
+            ++f;
         }
     }
     return AMP_NODE_OK;
