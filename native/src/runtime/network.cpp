@@ -78,23 +78,20 @@ bool Network::arrange(const std::vector<std::vector<Dependency>> &data_waits, co
     process_count_ = count;
     threads_ = threads < 1 ? 1 : threads;
     const unsigned cores = std::thread::hardware_concurrency();
-    spins_ = kSpins;
     const std::vector<std::vector<Dependency>> deps = merged(data_waits);
     if (!firing_order(deps, &order_)) {
         return false;
     }
     flatten(deps);
     find_pieces();
-    home_.assign(count, 0);
     // No more homes than cores: a thread that the OS has to take off the core would hold up
     // every process waiting for its own. The other threads stay out of the runs.
     const int32_t homes = cores == 0 ? threads_ : std::min<int32_t>(threads_, static_cast<int32_t>(cores));
-    load_.assign(static_cast<size_t>(homes), 0);
-    std::vector<uint64_t> static_weights(count, 1);
+    std::vector<uint64_t> at_least_one(count, 1);
     for (uint32_t p = 0; p < count && p < weights.size(); ++p) {
-        static_weights[p] = std::max<uint32_t>(weights[p], 1);
+        at_least_one[p] = std::max<uint32_t>(weights[p], 1);
     }
-    balance(static_weights.data(), home_.data());
+    balance(at_least_one, homes);
     one_home_ = std::all_of(home_.begin(), home_.end(), [this](int32_t h) { return h == home_.front(); });
     return true;
 }
@@ -104,11 +101,8 @@ void Network::build(const std::vector<std::vector<Dependency>> &waits_for)
     const uint32_t count = process_count_;
     flatten(merged(waits_for));
     const size_t max_slots = static_cast<size_t>(count) + static_cast<size_t>(threads_) * kPerLine;
-    slot_of_.assign(count, 0);
-    fill_.assign(static_cast<size_t>(threads_), 0);
     slot_begin_.assign(static_cast<size_t>(threads_) + 1, 0);
     slot_end_.assign(static_cast<size_t>(threads_), 0);
-    process_of_.assign(max_slots, UINT32_MAX);
     check_begin_.assign(max_slots + 1, 0);
     checks_.assign(deps_.size(), Check{0, 0});
     state_lines_.reset(new Line[max_slots / kPerLine + 1]);
@@ -226,7 +220,7 @@ void Network::wake_all()
 template <typename Predicate>
 void Network::idle(Waiters &waiters, Predicate ready_to_go)
 {
-    for (int i = 0; i < spins_; ++i) {
+    for (int i = 0; i < kSpins; ++i) {
         if (ready_to_go()) {
             return;
         }
@@ -407,7 +401,7 @@ void Network::sweep(int32_t self)
         }
         // Short polls (a remote counter changes within a few hundred cycles of the firing that
         // bumps it), yielding now and then in case the thread we wait for is queued on this core.
-        if (++idle_rounds < 8 * spins_) {
+        if (++idle_rounds < 8 * kSpins) {
             if ((idle_rounds & 127) == 127) {
                 std::this_thread::yield();
             } else {

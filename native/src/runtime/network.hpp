@@ -98,7 +98,7 @@ private:
     bool firing_order(const std::vector<std::vector<Dependency>> &deps, std::vector<uint32_t> *order) const;
     // network_placement.cpp
     void find_pieces();
-    uint64_t balance(const uint64_t *weights, int32_t *home);
+    void balance(const std::vector<uint64_t> &weights, int32_t homes);
     void flatten(const std::vector<std::vector<Dependency>> &deps);
     void lay_out();
     int32_t start_workers();
@@ -127,7 +127,6 @@ private:
 
     uint32_t process_count_ = 0;
     int32_t threads_ = 1;
-    int32_t spins_ = 0;  // polls before sleeping
     // Idle passes before a thread looks for work on the others' lists (about a microsecond).
     static constexpr int32_t kStealAfter = 16;
     // What each process waits for (deps_[dep_begin_[p] .. dep_begin_[p + 1]), without itself),
@@ -138,14 +137,9 @@ private:
     // Placement: the connected pieces between hubs, and each process's home thread.
     std::vector<uint32_t> piece_of_;      // by process: its piece, or UINT32_MAX for a hub
     std::vector<uint32_t> hubs_;
-    std::vector<uint64_t> piece_weight_;
-    std::vector<uint32_t> piece_order_;
-    std::vector<int32_t> piece_home_;
-    std::vector<uint64_t> load_;          // by thread
+    uint32_t pieces_ = 0;
     std::vector<int32_t> home_;
     bool one_home_ = true;
-    std::vector<uint32_t> fill_;          // by thread
-    std::vector<uint32_t> slot_of_;       // by process
     // Slots: the processes renumbered so that each thread's come together, in its firing order;
     // thread t owns slots [slot_begin_[t], slot_end_[t]). Between two threads' slots lies a
     // cache line of padding, so the counters one thread writes never share a line with another's.

@@ -67,52 +67,50 @@ void Network::find_pieces()
         }
         piece_of_[p] = piece_of_root[r];
     }
-    piece_weight_.assign(pieces, 0);
-    piece_order_.assign(pieces, 0);
-    piece_home_.assign(pieces, 0);
+    pieces_ = pieces;
 }
 
-// Writes each process's thread into `home` for the given weights; returns the busiest thread's
-// load. Allocates nothing.
-uint64_t Network::balance(const uint64_t *weights, int32_t *home)
+// Each piece to the least loaded of `homes` threads, heaviest first, then each hub.
+void Network::balance(const std::vector<uint64_t> &weights, int32_t homes)
 {
     const uint32_t count = process_count_;
-    if (threads_ == 1) {
-        std::fill(home, home + count, 0);
-        return 0;
+    home_.assign(count, 0);
+    if (homes <= 1) {
+        return;
     }
-    std::fill(piece_weight_.begin(), piece_weight_.end(), 0);
+    std::vector<uint64_t> piece_weight(pieces_, 0);
     for (uint32_t p = 0; p < count; ++p) {
         if (piece_of_[p] != kHub) {
-            piece_weight_[piece_of_[p]] += std::max<uint64_t>(weights[p], 1);
+            piece_weight[piece_of_[p]] += weights[p];
         }
     }
-    for (uint32_t i = 0; i < piece_order_.size(); ++i) {
-        piece_order_[i] = i;
+    std::vector<uint32_t> piece_order(pieces_);
+    for (uint32_t i = 0; i < pieces_; ++i) {
+        piece_order[i] = i;
     }
-    std::sort(piece_order_.begin(), piece_order_.end(), [this](uint32_t a, uint32_t b) {
-        return piece_weight_[a] != piece_weight_[b] ? piece_weight_[a] > piece_weight_[b] : a < b;
+    std::sort(piece_order.begin(), piece_order.end(), [&piece_weight](uint32_t a, uint32_t b) {
+        return piece_weight[a] != piece_weight[b] ? piece_weight[a] > piece_weight[b] : a < b;
     });
-    std::fill(load_.begin(), load_.end(), 0);
-    auto lightest = [this]() {
-        return static_cast<int32_t>(std::min_element(load_.begin(), load_.end()) - load_.begin());
+    std::vector<uint64_t> load(static_cast<size_t>(homes), 0);
+    auto lightest = [&load]() {
+        return static_cast<int32_t>(std::min_element(load.begin(), load.end()) - load.begin());
     };
-    for (uint32_t piece : piece_order_) {
+    std::vector<int32_t> piece_home(pieces_, 0);
+    for (uint32_t piece : piece_order) {
         const int32_t t = lightest();
-        piece_home_[piece] = t;
-        load_[static_cast<size_t>(t)] += piece_weight_[piece];
+        piece_home[piece] = t;
+        load[static_cast<size_t>(t)] += piece_weight[piece];
     }
     for (uint32_t p : hubs_) {
         const int32_t t = lightest();
-        home[p] = t;
-        load_[static_cast<size_t>(t)] += std::max<uint64_t>(weights[p], 1);
+        home_[p] = t;
+        load[static_cast<size_t>(t)] += weights[p];
     }
     for (uint32_t p = 0; p < count; ++p) {
         if (piece_of_[p] != kHub) {
-            home[p] = piece_home_[piece_of_[p]];
+            home_[p] = piece_home[piece_of_[p]];
         }
     }
-    return *std::max_element(load_.begin(), load_.end());
 }
 
 // Slots from home_: each thread's processes in firing order, each thread's run starting on a
@@ -120,18 +118,18 @@ uint64_t Network::balance(const uint64_t *weights, int32_t *home)
 void Network::lay_out()
 {
     const uint32_t count = process_count_;
-    std::fill(fill_.begin(), fill_.end(), 0);
+    std::vector<uint32_t> fill(static_cast<size_t>(threads_), 0);
     for (uint32_t p = 0; p < count; ++p) {
-        ++fill_[static_cast<size_t>(home_[p])];
+        ++fill[static_cast<size_t>(home_[p])];
     }
     busy_threads_ = 0;
     only_thread_ = 0;
     uint32_t slots = 0;
     for (int32_t t = 0; t < threads_; ++t) {
-        const uint32_t mine = fill_[static_cast<size_t>(t)];
+        const uint32_t mine = fill[static_cast<size_t>(t)];
         slot_begin_[static_cast<size_t>(t)] = slots;
         slot_end_[static_cast<size_t>(t)] = slots + mine;
-        fill_[static_cast<size_t>(t)] = slots;
+        fill[static_cast<size_t>(t)] = slots;
         if (mine > 0) {
             ++busy_threads_;
             only_thread_ = t;
@@ -139,11 +137,12 @@ void Network::lay_out()
         slots += (mine + kPerLine - 1) / kPerLine * kPerLine;
     }
     slot_begin_[static_cast<size_t>(threads_)] = slots;
-    std::fill(process_of_.begin(), process_of_.end(), UINT32_MAX);
+    process_of_.assign(slots, UINT32_MAX);
+    std::vector<uint32_t> slot_of(count, 0);
     for (uint32_t p : order_) {
-        const uint32_t s = fill_[static_cast<size_t>(home_[p])]++;
+        const uint32_t s = fill[static_cast<size_t>(home_[p])]++;
         process_of_[s] = p;
-        slot_of_[p] = s;
+        slot_of[p] = s;
     }
     uint32_t k = 0;
     for (uint32_t s = 0; s < slots; ++s) {
@@ -153,7 +152,7 @@ void Network::lay_out()
             continue;
         }
         for (uint32_t d = dep_begin_[p]; d < dep_begin_[p + 1]; ++d) {
-            checks_[k++] = Check{slot_of_[deps_[d].process], deps_[d].lag};
+            checks_[k++] = Check{slot_of[deps_[d].process], deps_[d].lag};
         }
     }
     check_begin_[slots] = k;
