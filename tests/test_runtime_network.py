@@ -66,7 +66,8 @@ def dags(draw):
         for port in spec.inputs:
             if i == 0:
                 break
-            fan = draw(st.integers(0, 3 if port.multi else 1))
+            # Up to 12 into a multi-input, so that some sums are wide enough to run in stages.
+            fan = draw(st.integers(0, 12 if port.multi else 1))
             inputs.append([(draw(st.integers(0, i - 1)), draw(st.integers(0, 7))) for _ in range(fan)])
         mods = []
         movable = [p.name for p in free_params(spec) if p.choices is None and not p.integer]
@@ -75,7 +76,7 @@ def dags(draw):
                          draw(st.floats(0.001, 0.2))))
         recipe.append((type_name, inputs, mods))
     feedback = draw(st.lists(st.tuples(st.integers(0, count - 1), st.integers(0, count - 1)), max_size=4))
-    taps = draw(st.lists(st.integers(0, count - 1), min_size=1, max_size=6))
+    taps = draw(st.lists(st.integers(0, count - 1), min_size=1, max_size=20))
     return recipe, feedback, taps
 
 

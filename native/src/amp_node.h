@@ -118,7 +118,18 @@ typedef struct AmpNodeOps {
     /* Nodes with block_delay > 0 only: process() writes the block from state without reading
      * inputs; absorb() then takes the block's inputs into state, after their producers ran. */
     int (*absorb)(void *state, const AmpProcessArgs *args);
+    /* Optional, for a node with one input port whose first output is the sum of that port's
+     * signals in connection order, then work of its own (mix). The runtime may then fire a wide
+     * sum in stages, each a process of its own that another thread can run: stage k sees a
+     * contiguous run of the connections in inputs[0] and adds them into outputs[0], which holds
+     * the sum of the earlier stages' connections. `stage` has AMP_STAGE_FIRST on the first stage
+     * (zero the output first) and AMP_STAGE_LAST on the last (the rest of the work; only then
+     * are params and the node's other outputs valid). accumulate(FIRST | LAST) over every
+     * connection must be exactly process(), so a staged sum is the same, bit for bit. */
+    int (*accumulate)(void *state, const AmpProcessArgs *args, int32_t stage);
 } AmpNodeOps;
+
+enum { AMP_STAGE_FIRST = 1, AMP_STAGE_LAST = 2 };
 
 enum {
     AMP_PARAM_STATIC = 1,   /* fixed when the node is created: no modulation, override or control */

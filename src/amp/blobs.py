@@ -35,6 +35,7 @@ __all__ = [
     "OPT_CHAIN_FUSION",
     "OPT_CONSTANT_FOLDING",
     "OPT_BUFFER_REUSE",
+    "OPT_SUM_STAGES",
     "OPTIMISATIONS",
 ]
 
@@ -57,7 +58,9 @@ _WINDOW, _KEYS = 1, 2
 OPT_CHAIN_FUSION = 1
 OPT_CONSTANT_FOLDING = 2
 OPT_BUFFER_REUSE = 4
-OPTIMISATIONS = {"chain_fusion": OPT_CHAIN_FUSION, "constant_folding": OPT_CONSTANT_FOLDING, "buffer_reuse": OPT_BUFFER_REUSE}
+OPT_SUM_STAGES = 8
+OPTIMISATIONS = {"chain_fusion": OPT_CHAIN_FUSION, "constant_folding": OPT_CONSTANT_FOLDING, "buffer_reuse": OPT_BUFFER_REUSE,
+                 "sum_stages": OPT_SUM_STAGES}
 
 MOD_MODES = {"add": 0, "mul": 1}
 INTERPOLATIONS = {"step": 0, "linear": 1}

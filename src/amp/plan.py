@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .blobs import OPT_BUFFER_REUSE, OPT_CHAIN_FUSION, OPT_CONSTANT_FOLDING, OPTIMISATIONS, PlanValue, write_plan_blob
+from .blobs import (OPT_BUFFER_REUSE, OPT_CHAIN_FUSION, OPT_CONSTANT_FOLDING, OPT_SUM_STAGES, OPTIMISATIONS, PlanValue,
+                    write_plan_blob)
 from .catalogue import NodeSpec
 from .errors import GraphError
 
@@ -248,6 +249,9 @@ def compile_plan(topo: GraphTopology, disabled_optimisations: int = 0) -> Compil
     if not disabled_optimisations & OPT_CONSTANT_FOLDING:
         # The runtime folds routes from unmodulated constant nodes into their targets' bases.
         applied |= OPT_CONSTANT_FOLDING
+    if not disabled_optimisations & OPT_SUM_STAGES:
+        # The runtime may split a wide sum (a mix of many inputs) into stages on several threads.
+        applied |= OPT_SUM_STAGES
     position = {node: k for k, node in enumerate(order)}
     routes = sorted(
         range(len(topo.modulations)),

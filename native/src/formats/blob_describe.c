@@ -159,6 +159,9 @@ static void describe_plan(AmpJson *json, const AmpPlan *p)
     if (p->optimisations & AMP_OPT_BUFFER_REUSE) {
         amp_json_string(json, "buffer_reuse");
     }
+    if (p->optimisations & AMP_OPT_SUM_STAGES) {
+        amp_json_string(json, "sum_stages");
+    }
     amp_json_end_array(json);
 }
 

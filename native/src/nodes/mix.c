@@ -20,18 +20,20 @@ static int mix_create(const AmpNodeSetup *setup, void **out_state)
 
 /* Input channel c lands on output channel c mod N, so a mono input feeds channel 0 and an
  * N-channel input maps one to one. Inputs are summed in connection order: the result does not
- * depend on the schedule. */
-AMP_VECTOR_CLONES static int mix_process(void *state, const AmpProcessArgs *args)
+ * depend on the schedule, nor on how many stages the runtime splits a wide sum into (each stage
+ * adds its run of connections to the running sum in the output, in the same order). */
+AMP_VECTOR_CLONES static int mix_accumulate(void *state, const AmpProcessArgs *args, int32_t stage)
 {
     (void)state;
     const AmpSignal *out = &args->outputs[0];
     const AmpInputPort *in = &args->inputs[0];
-    const AmpParamView *gain = &args->params[1];
     for (int32_t b = 0; b < args->batch; ++b) {
-        for (int32_t c = 0; c < out->channels; ++c) {
-            double *y = amp_signal_row(out, b, c);
-            for (int32_t f = 0; f < args->frames; ++f) {
-                y[f] = 0.0;
+        if (stage & AMP_STAGE_FIRST) {
+            for (int32_t c = 0; c < out->channels; ++c) {
+                double *y = amp_signal_row(out, b, c);
+                for (int32_t f = 0; f < args->frames; ++f) {
+                    y[f] = 0.0;
+                }
             }
         }
         for (int32_t i = 0; i < in->count; ++i) {
@@ -44,6 +46,10 @@ AMP_VECTOR_CLONES static int mix_process(void *state, const AmpProcessArgs *args
                 }
             }
         }
+        if (!(stage & AMP_STAGE_LAST)) {
+            continue;
+        }
+        const AmpParamView *gain = &args->params[1];
         for (int32_t c = 0; c < out->channels; ++c) {
             double *y = amp_signal_row(out, b, c);
             const double *g = amp_param_row(gain, b, c);
@@ -62,6 +68,11 @@ AMP_VECTOR_CLONES static int mix_process(void *state, const AmpProcessArgs *args
         }
     }
     return AMP_NODE_OK;
+}
+
+static int mix_process(void *state, const AmpProcessArgs *args)
+{
+    return mix_accumulate(state, args, AMP_STAGE_FIRST | AMP_STAGE_LAST);
 }
 
 static void mix_reset(void *state)
@@ -96,5 +107,5 @@ const AmpNodeSpec amp_node_mix = {
     AMP_CHANNELS_FROM_PARAM, 0,
     0,
     2, mix_params,
-    {mix_create, mix_process, mix_reset, mix_destroy, NULL},
+    {mix_create, mix_process, mix_reset, mix_destroy, NULL, mix_accumulate},
 };

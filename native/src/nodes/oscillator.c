@@ -670,5 +670,5 @@ const AmpNodeSpec amp_node_oscillator = {
     AMP_CHANNELS_FIXED, 1,
     0,
     5, osc_params,
-    {osc_create, osc_process, osc_reset, osc_destroy, NULL},
+    {osc_create, osc_process, osc_reset, osc_destroy, NULL, NULL},
 };

@@ -163,5 +163,5 @@ const AmpNodeSpec amp_node_svf = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     3, svf_params,
-    {svf_create, svf_process, svf_reset, svf_destroy, NULL},
+    {svf_create, svf_process, svf_reset, svf_destroy, NULL, NULL},
 };

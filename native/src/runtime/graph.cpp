@@ -121,7 +121,10 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
             link->signal->data = link->data + block.slot * link->stride;
         }
         NodeInstance &node = nodes_[member->node];
-        if (process.kind != Process::kAbsorb) {
+        // Only the last stage of a wide sum reads parameters: the stages of one node may fire
+        // different blocks at the same time, and a parameter's curve is kept for one block.
+        const bool whole = !process.staged || (process.stage & AMP_STAGE_LAST) != 0;
+        if (process.kind != Process::kAbsorb && whole) {
             for (uint32_t d = member->dynamic; d < member->dynamic + member->dynamic_count; ++d) {
                 const uint32_t p = dynamic_[d];
                 prepare_param(node, member->params[p], p, block);
@@ -130,19 +133,21 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
         args.inputs = member->inputs;
         args.outputs = member->outputs;
         args.params = member->params;
-        args.message = node.message;
-        args.message_size = sizeof(node.message);
-        node.message[0] = '\0';
+        args.message = process.message;
+        args.message_size = sizeof(process.message);
+        process.message[0] = '\0';
         int status = AMP_NODE_OK;
         if (process.kind == Process::kAbsorb) {
             status = member->spec->ops.absorb(member->state, &args);
         } else {
             const uint64_t started = AMP_LOG_NOW_NS();
             const uint64_t timed = timing ? timing_now_ns() : 0;
-            status = member->spec->ops.process(member->state, &args);
+            status = !process.staged ? member->spec->ops.process(member->state, &args)
+                                        : member->spec->ops.accumulate(member->state, &args, process.stage);
             if (timing) {
-                node_ns_[member->node] += timing_now_ns() - timed;
-                ++node_calls_[member->node];
+                const size_t m = static_cast<size_t>(member - members_.data());
+                member_ns_[m] += timing_now_ns() - timed;
+                member_calls_[m] += whole ? 1 : 0;
             }
             AMP_LOG_NODE_TIMING(node.desc->name, block.block_index, block.frames, started);
         }
@@ -245,7 +250,7 @@ int32_t Graph::render_claimed(const RenderRequest &request)
         const NodeInstance &node = nodes_[process.failed_node];
         return fail(AMP_ERR_RUNTIME, process.failed_stage, node.desc->name, failed_block,
                     "node '%s' (%s) failed in %s: %s", node.desc->name, node.spec->type_name, process.failed_stage,
-                    node.message[0] ? node.message : "no reason given");
+                    process.message[0] ? process.message : "no reason given");
     }
     if (status == AMP_ERR_OUT_OF_MEMORY) {
         return fail(status, "render", nullptr, -1, "could not start %d worker threads", network_.threads() - 1);
@@ -276,21 +281,31 @@ int32_t Graph::reset()
 void Graph::set_timing(bool enabled)
 {
     if (enabled && !timing_.load(std::memory_order_relaxed)) {
-        std::fill(node_ns_.begin(), node_ns_.end(), 0);
-        std::fill(node_calls_.begin(), node_calls_.end(), 0);
+        std::fill(member_ns_.begin(), member_ns_.end(), 0);
+        std::fill(member_calls_.begin(), member_calls_.end(), 0);
     }
     timing_.store(enabled, std::memory_order_relaxed);
 }
 
 uint32_t Graph::node_timings(uint64_t *nanoseconds, uint64_t *calls, uint32_t capacity) const
 {
-    const uint32_t count = static_cast<uint32_t>(node_ns_.size());
-    for (uint32_t i = 0; i < count && i < capacity; ++i) {
+    const uint32_t count = static_cast<uint32_t>(nodes_.size());
+    const uint32_t filled = std::min(count, capacity);
+    for (uint32_t i = 0; i < filled; ++i) {
         if (nanoseconds != nullptr) {
-            nanoseconds[i] = node_ns_[i];
+            nanoseconds[i] = 0;
         }
         if (calls != nullptr) {
-            calls[i] = node_calls_[i];
+            calls[i] = 0;
+        }
+    }
+    for (size_t m = 0; m < members_.size(); ++m) {
+        const uint32_t node = members_[m].node;
+        if (node < filled && nanoseconds != nullptr) {
+            nanoseconds[node] += member_ns_[m];
+        }
+        if (node < filled && calls != nullptr) {
+            calls[node] += member_calls_[m];
         }
     }
     return count;

@@ -3,7 +3,9 @@
 //
 // Processes: a node, or a fused chain from the plan (its nodes run one after another in plan
 // order), or, for a node with block_delay > 0, two processes: "emit" (process(), which needs no
-// input of the block) and "absorb" (absorb(), after the block's producers ran).
+// input of the block) and "absorb" (absorb(), after the block's producers ran), or, for a wide
+// sum (a node with accumulate() and more than kStageInputs connections), a chain of stages that
+// each add a run of the connections to the running sum in the node's output.
 // Channels: every node output read by another process is a ring of `channel_depth` blocks; block
 // n lives in slot n % depth, so a producer may run up to depth blocks ahead of its slowest
 // reader. Outputs read only inside their own process need one block, and there the plan's buffer
@@ -90,7 +92,6 @@ struct NodeInstance {
     std::vector<uint32_t> input_values;    // the plan value behind every connection, grouped by port
     std::vector<int32_t> port_counts;      // connections per input port
     std::vector<ParamSource> param_sources;
-    char message[256] = {0};
 };
 
 // Points one AmpSignal at its value's block: data + slot * stride, where slot is block % depth
@@ -137,11 +138,16 @@ struct ValueStore {
 struct Process {
     enum Kind : uint8_t { kRun = 0, kEmit = 1, kAbsorb = 2 };
     Kind kind = kRun;
+    bool staged = false;  // a stage of a wide sum, with its AMP_STAGE_* bits (none in the middle)
+    int32_t stage = 0;
     uint32_t first = 0;   // members_[first .. first + count), in plan order
     uint32_t count = 0;
     // Written by the thread whose firing failed; read once the network has stopped.
     uint32_t failed_node = 0;
     const char *failed_stage = "";
+    // Where a failing node writes its reason: per process, because the stages of one node (or
+    // the two halves of a delay) may fire on different threads.
+    char message[256] = {0};
 };
 
 struct RenderRequest {
@@ -249,10 +255,11 @@ private:
 
     mutable std::mutex error_mutex_;
     AmpErrorInfo error_{};
-    // Diagnostics timing, by node index: written by the thread running the node, read between renders.
+    // Diagnostics timing, by member (the stages of one node fire on different threads): written by
+    // the thread firing the member, summed by node between renders.
     std::atomic<bool> timing_{false};
-    std::vector<uint64_t> node_ns_;
-    std::vector<uint64_t> node_calls_;
+    std::vector<uint64_t> member_ns_;
+    std::vector<uint64_t> member_calls_;
 };
 
 }  // namespace amp

@@ -23,6 +23,11 @@ namespace amp {
 namespace {
 
 constexpr int32_t kDefaultChannelDepth = 2;
+// A wide sum fires in stages of at most this many connections: few enough that a stage follows
+// its inputs while they are still in the cache, and that the stages of 16 voices can split
+// between two threads; many enough that a stage's firing costs little beside its additions.
+constexpr int32_t kStageInputs = 8;
+constexpr uint32_t kWholePort = UINT32_MAX;
 
 uint64_t name_seed(const char *name)
 {
@@ -199,8 +204,6 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
         }
     }
     fold_constants();
-    node_ns_.assign(desc_.node_count, 0);
-    node_calls_.assign(desc_.node_count, 0);
     return AMP_OK;
 }
 
@@ -215,20 +218,58 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             group_of[plan_.group_nodes[i]] = g;
         }
     }
+    std::vector<uint32_t> group_size(plan_.group_count, 0);
+    for (uint32_t g = 0; g < plan_.group_count; ++g) {
+        group_size[g] = plan_.group_offsets[g + 1] - plan_.group_offsets[g];
+    }
+    const bool staging = (plan_.optimisations & AMP_OPT_SUM_STAGES) != 0 &&
+                         (config_.disabled_optimisations & AMP_OPT_SUM_STAGES) == 0;
     std::vector<uint32_t> run_process(n, 0);      // the process that calls process() of the node
     std::vector<uint32_t> absorb_process(n, 0);   // delay nodes: the process that calls absorb()
+    std::vector<uint32_t> first_process(n, 0);    // the node's first process: its first stage, or run_process
+    std::vector<std::vector<uint32_t>> stage_of(n);  // staged nodes: the process reading each connection
     std::vector<uint32_t> member_nodes;
+    std::vector<uint32_t> member_from;   // per member: its first connection, when a stage
+    std::vector<uint32_t> member_span;   // per member: how many connections, or kWholePort
     for (uint32_t k = 0; k < plan_.order_count;) {
         const uint32_t node = plan_.order[k];
         const bool delayed = desc_.nodes[node].spec->block_delay > 0;
+        const NodeInstance &instance = nodes_[node];
+        const int32_t connections = instance.spec->num_inputs == 1 ? instance.port_counts[0] : 0;
+        const bool alone = group_of[node] < 0 || group_size[static_cast<size_t>(group_of[node])] == 1;
         Process process;
         process.first = static_cast<uint32_t>(member_nodes.size());
+        first_process[node] = static_cast<uint32_t>(processes_.size());
+        if (staging && !delayed && alone && instance.spec->ops.accumulate != nullptr && connections > kStageInputs) {
+            // Stage s sums connections [c * s / S, c * (s + 1) / S): runs of (nearly) equal length.
+            const uint32_t c = static_cast<uint32_t>(connections);
+            const uint32_t stages = (c + kStageInputs - 1) / kStageInputs;
+            for (uint32_t s = 0; s < stages; ++s) {
+                const uint32_t from = static_cast<uint32_t>(uint64_t{c} * s / stages);
+                const uint32_t to = static_cast<uint32_t>(uint64_t{c} * (s + 1) / stages);
+                Process stage;
+                stage.staged = true;
+                stage.stage = (s == 0 ? AMP_STAGE_FIRST : 0) | (s + 1 == stages ? AMP_STAGE_LAST : 0);
+                stage.first = static_cast<uint32_t>(member_nodes.size());
+                stage.count = 1;
+                member_nodes.push_back(node);
+                member_from.push_back(from);
+                member_span.push_back(to - from);
+                stage_of[node].insert(stage_of[node].end(), to - from, static_cast<uint32_t>(processes_.size()));
+                processes_.push_back(stage);
+            }
+            run_process[node] = static_cast<uint32_t>(processes_.size() - 1);
+            ++k;
+            continue;
+        }
         if (delayed) {
             // A fused group never runs a delay node's two halves: they split it where it sits.
             // Both halves fire the same member.
             process.kind = Process::kEmit;
             process.count = 1;
             member_nodes.push_back(node);
+            member_from.push_back(0);
+            member_span.push_back(kWholePort);
             run_process[node] = static_cast<uint32_t>(processes_.size());
             processes_.push_back(process);
             process.kind = Process::kAbsorb;
@@ -242,7 +283,10 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         do {
             const uint32_t member = plan_.order[k];
             member_nodes.push_back(member);
+            member_from.push_back(0);
+            member_span.push_back(kWholePort);
             run_process[member] = index;
+            first_process[member] = index;
             ++process.count;
             ++k;
         } while (group >= 0 && k < plan_.order_count && group_of[plan_.order[k]] == group &&
@@ -260,19 +304,31 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             list.push_back(process);
         }
     };
+    std::vector<uint32_t> connections_seen(n, 0);  // edges into a staged node so far: its connection index
     for (uint32_t e = 0; e < desc_.edge_count; ++e) {
         const AmpDescEdge &edge = desc_.edges[e];
-        const bool delayed = desc_.nodes[edge.dst_node].spec->block_delay > 0;
-        add_reader(plan_.value_base[edge.src_node] + edge.src_output,
-                   delayed ? absorb_process[edge.dst_node] : run_process[edge.dst_node]);
+        const uint32_t dst = edge.dst_node;
+        const bool delayed = desc_.nodes[dst].spec->block_delay > 0;
+        uint32_t reader = delayed ? absorb_process[dst] : run_process[dst];
+        if (!stage_of[dst].empty()) {
+            reader = stage_of[dst][connections_seen[dst]++];
+        }
+        add_reader(plan_.value_base[edge.src_node] + edge.src_output, reader);
     }
     for (uint32_t m = 0; m < desc_.modulation_count; ++m) {
         const AmpDescModulation &mod = desc_.modulations[m];
         add_reader(plan_.value_base[mod.src_node] + mod.src_output, run_process[mod.dst_node]);
     }
 
-    // The data dependencies decide the firing order and which thread fires each process.
+    // The data dependencies decide the firing order and which thread fires each process. A stage
+    // waits first for the stage before it, so that the firing order walks the sum front to back:
+    // each stage's inputs, then the stage.
     std::vector<std::vector<Dependency>> waits(processes_.size());
+    for (uint32_t p = 0; p < processes_.size(); ++p) {
+        if (processes_[p].staged && (processes_[p].stage & AMP_STAGE_FIRST) == 0) {
+            waits[p].push_back(Dependency{p - 1, 0});
+        }
+    }
     for (uint32_t v = 0; v < values; ++v) {
         const uint32_t producer = run_process[plan_.values[v].node];
         for (uint32_t reader : readers[v]) {
@@ -321,8 +377,14 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     for (uint32_t v = 0; v < values; ++v) {
         const AmpPlanValue &value = plan_.values[v];
         const uint32_t producer = run_process[value.node];
-        bool external = false;
+        // The stages of a wide sum all write its output, the first one first: when they fire on
+        // different threads, the running sum is a channel between them.
+        const uint32_t first_writer = first_process[value.node];
         bool crossing = false;
+        for (uint32_t writer = first_writer; writer < producer; ++writer) {
+            crossing = crossing || network_.home(writer) != network_.home(producer);
+        }
+        bool external = crossing;
         for (uint32_t reader : readers[v]) {
             if (reader != producer) {
                 external = true;
@@ -332,15 +394,18 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         const int32_t slots = crossing ? depth : 1;
         for (uint32_t reader : readers[v]) {
             if (reader != producer) {
-                waits[producer].push_back(Dependency{reader, slots});
+                waits[first_writer].push_back(Dependency{reader, slots});
             }
+        }
+        if (first_writer != producer) {
+            waits[first_writer].push_back(Dependency{producer, slots});
         }
         ValueStore &store = stores_[v];
         store.channels = static_cast<int32_t>(value.channels);
         store.slot_size = block_samples * value.channels;
         if (external && network_.one_home()) {
             store.slots = 1;
-            spans.push_back(Span{v, position[producer], position[producer]});
+            spans.push_back(Span{v, position[first_writer], position[producer]});
             for (uint32_t reader : readers[v]) {
                 spans.back().last = std::max(spans.back().last, position[reader]);
             }
@@ -425,11 +490,14 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     size_t port_count = 0;
     size_t signal_count = 0;
     size_t view_count = 0;
-    for (uint32_t node : member_nodes) {
-        const NodeInstance &instance = nodes_[node];
-        link_count += instance.input_values.size() + static_cast<size_t>(instance.spec->num_outputs);
+    auto inputs_of = [&](size_t m) {
+        return member_span[m] == kWholePort ? nodes_[member_nodes[m]].input_values.size() : size_t{member_span[m]};
+    };
+    for (size_t m = 0; m < member_nodes.size(); ++m) {
+        const NodeInstance &instance = nodes_[member_nodes[m]];
+        link_count += inputs_of(m) + static_cast<size_t>(instance.spec->num_outputs);
         port_count += static_cast<size_t>(instance.spec->num_inputs);
-        signal_count += instance.input_values.size() + static_cast<size_t>(instance.spec->num_outputs);
+        signal_count += inputs_of(m) + static_cast<size_t>(instance.spec->num_outputs);
         view_count += static_cast<size_t>(instance.spec->num_params);
     }
     // Each process's signals, ports and views start on a cache line of their own: the firing
@@ -474,15 +542,16 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             member.spec = node.spec;
             member.state = node.state;
             member.node = node.index;
-            member.sink = node.index == sink_node_;
+            member.sink = node.index == sink_node_ && (!process.staged || (process.stage & AMP_STAGE_LAST) != 0);
             member.links = static_cast<uint32_t>(links);
-            member.input_links = static_cast<uint32_t>(node.input_values.size());
+            member.input_links = static_cast<uint32_t>(inputs_of(m));
             member.output_links = static_cast<uint32_t>(node.spec->num_outputs);
             member.inputs = ports_.data() + ports;
             ports += static_cast<size_t>(node.spec->num_inputs);
-            size_t connection = 0;
+            const bool part = member_span[m] != kWholePort;  // a stage: its run of the only port's connections
+            size_t connection = part ? member_from[m] : 0;
             for (int port = 0; port < node.spec->num_inputs; ++port) {
-                const int32_t count = node.port_counts[static_cast<size_t>(port)];
+                const int32_t count = part ? static_cast<int32_t>(member_span[m]) : node.port_counts[static_cast<size_t>(port)];
                 AmpInputPort &input = member.inputs[port];
                 input.count = count;
                 input.signals = nullptr;
@@ -503,6 +572,8 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         }
     }
     network_.build(waits);
+    member_ns_.assign(members_.size(), 0);
+    member_calls_.assign(members_.size(), 0);
     return AMP_OK;
 }
 

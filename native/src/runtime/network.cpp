@@ -37,24 +37,32 @@ Network::~Network()
 namespace {
 
 // Without self dependencies or duplicates, keeping the smallest lag of each (waiting for block n
-// also covers n - 2). A process waits for itself by firing its blocks in order.
+// also covers n - 2) where the process waited for first appears: the firing order takes a
+// process's dependencies in the order they were given. A process waits for itself by firing its
+// blocks in order.
 std::vector<std::vector<Dependency>> merged(const std::vector<std::vector<Dependency>> &waits_for)
 {
     const uint32_t count = static_cast<uint32_t>(waits_for.size());
     std::vector<std::vector<Dependency>> deps(count);
+    std::vector<uint32_t> at(count, UINT32_MAX);  // where each process waited for sits in the list
     for (uint32_t p = 0; p < count; ++p) {
         std::vector<Dependency> &list = deps[p];
         for (const Dependency &d : waits_for[p]) {
-            if (d.process != p && d.process < count) {
-                list.push_back(Dependency{d.process, d.lag < 0 ? 0 : d.lag});
+            if (d.process == p || d.process >= count) {
+                continue;
             }
+            const int32_t lag = d.lag < 0 ? 0 : d.lag;
+            uint32_t &place = at[d.process];
+            if (place != UINT32_MAX) {
+                list[place].lag = std::min(list[place].lag, lag);
+                continue;
+            }
+            place = static_cast<uint32_t>(list.size());
+            list.push_back(Dependency{d.process, lag});
         }
-        std::sort(list.begin(), list.end(), [](const Dependency &a, const Dependency &b) {
-            return a.process != b.process ? a.process < b.process : a.lag < b.lag;
-        });
-        list.erase(std::unique(list.begin(), list.end(),
-                               [](const Dependency &a, const Dependency &b) { return a.process == b.process; }),
-                   list.end());
+        for (const Dependency &d : list) {
+            at[d.process] = UINT32_MAX;
+        }
     }
     return deps;
 }

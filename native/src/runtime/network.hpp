@@ -98,6 +98,7 @@ private:
     bool firing_order(const std::vector<std::vector<Dependency>> &deps, std::vector<uint32_t> *order) const;
     // network_placement.cpp
     void find_pieces();
+    // Each process's home: runs of the firing order, or the heaviest piece first (see the file).
     void balance(const std::vector<uint64_t> &weights, int32_t homes);
     void flatten(const std::vector<std::vector<Dependency>> &deps);
     void lay_out();

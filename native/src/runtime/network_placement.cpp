@@ -1,12 +1,16 @@
 // network_placement.cpp - which thread fires which process, and the slots that follow from it.
 //
 // Every block that crosses between cores, and every counter one thread reads of another, costs a
-// cache line transfer, so whole independent parts of the graph share one home: take away the
-// hubs (processes that read or feed three or more others, such as a mix of voices), give each
-// connected piece of what remains to the least loaded thread, heaviest first, then the hubs.
-// A process weighs its number of nodes. Placement changes only which thread does the work, never
-// what a firing computes, and a thread with nothing of its own to do takes work from the others
-// (network.cpp), so a poor guess costs locality, never progress.
+// cache line transfer, so whole independent parts of the graph share one home. Take away the
+// hubs (processes that read or feed three or more others, such as a mix of voices or a stage of
+// one); what remains falls into connected pieces. Walking the firing order, the pieces and hubs
+// as it first reaches them are cut into runs of about equal weight, one per thread: what is
+// fired close together, and so what a hub reads (a stage of a sum and its inputs), stays
+// together. When such runs balance much worse than placing the heaviest piece first on the least
+// loaded thread would, that placement is taken instead. A process weighs its number of nodes.
+// Placement changes only which thread does the work, never what a firing computes, and a thread
+// with nothing of its own to do takes work from the others (network.cpp), so a poor guess costs
+// locality, never progress.
 #include "network.hpp"
 
 #include <algorithm>
@@ -70,7 +74,6 @@ void Network::find_pieces()
     pieces_ = pieces;
 }
 
-// Each piece to the least loaded of `homes` threads, heaviest first, then each hub.
 void Network::balance(const std::vector<uint64_t> &weights, int32_t homes)
 {
     const uint32_t count = process_count_;
@@ -78,38 +81,73 @@ void Network::balance(const std::vector<uint64_t> &weights, int32_t homes)
     if (homes <= 1) {
         return;
     }
-    std::vector<uint64_t> piece_weight(pieces_, 0);
+    // Units: the pieces, then the hubs, each placed whole.
+    const uint32_t units = pieces_ + static_cast<uint32_t>(hubs_.size());
+    std::vector<uint32_t> unit_of(count, 0);
     for (uint32_t p = 0; p < count; ++p) {
-        if (piece_of_[p] != kHub) {
-            piece_weight[piece_of_[p]] += weights[p];
+        unit_of[p] = piece_of_[p];
+    }
+    for (uint32_t h = 0; h < hubs_.size(); ++h) {
+        unit_of[hubs_[h]] = pieces_ + h;
+    }
+    std::vector<uint64_t> unit_weight(units, 0);
+    for (uint32_t p = 0; p < count; ++p) {
+        unit_weight[unit_of[p]] += weights[p];
+    }
+    const size_t threads = static_cast<size_t>(homes);
+
+    // Runs of the firing order.
+    std::vector<uint32_t> walk;  // units as the firing order first reaches them
+    std::vector<bool> reached(units, false);
+    for (uint32_t p : order_) {
+        if (!reached[unit_of[p]]) {
+            reached[unit_of[p]] = true;
+            walk.push_back(unit_of[p]);
         }
     }
-    std::vector<uint32_t> piece_order(pieces_);
+    uint64_t total = 0;
+    for (uint64_t w : unit_weight) {
+        total += w;
+    }
+    std::vector<int32_t> run_home(units, 0);
+    std::vector<uint64_t> run_load(threads, 0);
+    size_t t = 0;
+    uint64_t before = 0;
+    for (uint32_t u : walk) {
+        // The next run starts at the unit whose middle lies past this run's share of the total.
+        while (t + 1 < threads && run_load[t] > 0 && 2 * before + unit_weight[u] > 2 * total * (t + 1) / threads) {
+            ++t;
+        }
+        run_home[u] = static_cast<int32_t>(t);
+        run_load[t] += unit_weight[u];
+        before += unit_weight[u];
+    }
+
+    // The heaviest piece first on the least loaded thread, then each hub.
+    std::vector<uint32_t> by_weight(pieces_);
     for (uint32_t i = 0; i < pieces_; ++i) {
-        piece_order[i] = i;
+        by_weight[i] = i;
     }
-    std::sort(piece_order.begin(), piece_order.end(), [&piece_weight](uint32_t a, uint32_t b) {
-        return piece_weight[a] != piece_weight[b] ? piece_weight[a] > piece_weight[b] : a < b;
+    std::sort(by_weight.begin(), by_weight.end(), [&unit_weight](uint32_t a, uint32_t b) {
+        return unit_weight[a] != unit_weight[b] ? unit_weight[a] > unit_weight[b] : a < b;
     });
-    std::vector<uint64_t> load(static_cast<size_t>(homes), 0);
-    auto lightest = [&load]() {
-        return static_cast<int32_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    };
-    std::vector<int32_t> piece_home(pieces_, 0);
-    for (uint32_t piece : piece_order) {
-        const int32_t t = lightest();
-        piece_home[piece] = t;
-        load[static_cast<size_t>(t)] += piece_weight[piece];
+    for (uint32_t h = 0; h < hubs_.size(); ++h) {
+        by_weight.push_back(pieces_ + h);
     }
-    for (uint32_t p : hubs_) {
-        const int32_t t = lightest();
-        home_[p] = t;
-        load[static_cast<size_t>(t)] += weights[p];
+    std::vector<int32_t> greedy_home(units, 0);
+    std::vector<uint64_t> greedy_load(threads, 0);
+    for (uint32_t u : by_weight) {
+        const size_t lightest = static_cast<size_t>(std::min_element(greedy_load.begin(), greedy_load.end()) -
+                                                    greedy_load.begin());
+        greedy_home[u] = static_cast<int32_t>(lightest);
+        greedy_load[lightest] += unit_weight[u];
     }
+
+    const uint64_t run_max = *std::max_element(run_load.begin(), run_load.end());
+    const uint64_t greedy_max = *std::max_element(greedy_load.begin(), greedy_load.end());
+    const std::vector<int32_t> &chosen = 8 * run_max <= 9 * greedy_max ? run_home : greedy_home;
     for (uint32_t p = 0; p < count; ++p) {
-        if (piece_of_[p] != kHub) {
-            home_[p] = piece_home[piece_of_[p]];
-        }
+        home_[p] = chosen[unit_of[p]];
     }
 }
 
