@@ -1,9 +1,11 @@
 /* graph_builder.h - descriptor and plan blobs for runtime tests, written by the same rules as
  * docs/formats.md (and src/amp/blobs.py): a graph of one-output mono nodes, given in an order that
  * is already topological, so the plan is that order, one buffer per value and, optionally, the
- * straight chains fused. */
+ * straight chains fused and wide sums staged. */
 #ifndef AMP_TEST_GRAPH_BUILDER_H
 #define AMP_TEST_GRAPH_BUILDER_H
+
+#include "amp_native.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -215,7 +217,8 @@ static TestBytes test_plan_blob(const TestGraph *g, int fuse)
     }
     tb_section(&payload, 4, &body);
     body.size = 0;
-    tb_u32(&body, fuse ? 1u : 0u);
+    /* With fuse, the runtime may also split the final mix (of every node before it) into stages. */
+    tb_u32(&body, fuse ? (uint32_t)(AMP_OPT_CHAIN_FUSION | AMP_OPT_SUM_STAGES) : 0u);
     tb_section(&payload, 5, &body);
     TestBytes blob = tb_blob("AMPP", &payload);
     free(uses);
