@@ -18,6 +18,46 @@ static int mix_create(const AmpNodeSetup *setup, void **out_state)
     return AMP_NODE_OK;
 }
 
+/* Adds the next inputs into row b of the output: up to four at a time, in one pass over the
+ * output instead of one pass each, when they are as wide as each other and no wider than the
+ * output. Each sample then gets ((((y + a) + b) + c) + d), the very additions one input at a time
+ * makes in the same order, because every input adds to each output channel at most once. Returns
+ * how many inputs it took. */
+static inline __attribute__((always_inline)) int32_t add_inputs(const AmpSignal *out, const AmpSignal *src, int32_t available, int32_t b, int32_t frames)
+{
+    int32_t group = 1;
+    if (src->channels <= out->channels) {
+        while (group < 4 && group < available && src[group].channels == src->channels) {
+            ++group;
+        }
+    }
+    if (group == 3) {
+        group = 2;
+    }
+    for (int32_t c = 0; c < src->channels; ++c) {
+        double *y = amp_signal_row(out, b, c % out->channels);
+        const double *x0 = amp_signal_row(&src[0], b, c);
+        if (group == 4) {
+            const double *x1 = amp_signal_row(&src[1], b, c);
+            const double *x2 = amp_signal_row(&src[2], b, c);
+            const double *x3 = amp_signal_row(&src[3], b, c);
+            for (int32_t f = 0; f < frames; ++f) {
+                y[f] = y[f] + x0[f] + x1[f] + x2[f] + x3[f];
+            }
+        } else if (group == 2) {
+            const double *x1 = amp_signal_row(&src[1], b, c);
+            for (int32_t f = 0; f < frames; ++f) {
+                y[f] = y[f] + x0[f] + x1[f];
+            }
+        } else {
+            for (int32_t f = 0; f < frames; ++f) {
+                y[f] += x0[f];
+            }
+        }
+    }
+    return group;
+}
+
 /* Input channel c lands on output channel c mod N, so a mono input feeds channel 0 and an
  * N-channel input maps one to one. Inputs are summed in connection order: the result does not
  * depend on the schedule, nor on how many stages the runtime splits a wide sum into (each stage
@@ -36,15 +76,9 @@ AMP_VECTOR_CLONES static int mix_accumulate(void *state, const AmpProcessArgs *a
                 }
             }
         }
-        for (int32_t i = 0; i < in->count; ++i) {
-            const AmpSignal *src = &in->signals[i];
-            for (int32_t c = 0; c < src->channels; ++c) {
-                const double *x = amp_signal_row(src, b, c);
-                double *y = amp_signal_row(out, b, c % out->channels);
-                for (int32_t f = 0; f < args->frames; ++f) {
-                    y[f] += x[f];
-                }
-            }
+        for (int32_t i = 0; i < in->count;) {
+            const int32_t taken = add_inputs(out, &in->signals[i], in->count - i, b, args->frames);
+            i += taken;
         }
         if (!(stage & AMP_STAGE_LAST)) {
             continue;
