@@ -100,12 +100,15 @@ def test_a_sum_of_eight_or_fewer_runs_as_one_process():
     assert render(graph)[1] == render(graph, disabled=["sum_stages"])[1]
 
 
-def test_stages_keep_the_channel_mapping_of_mono_and_stereo_inputs():
-    # Every third input is panned to stereo: its channels land on 0 and 1, a mono input on 0 only.
+@pytest.mark.parametrize("channels,stereo_every", [(2, 3), (2, 1), (1, 2)])
+def test_stages_keep_the_channel_mapping_of_mono_and_stereo_inputs(channels, stereo_every):
+    # Some inputs are panned to stereo. Into two channels a stereo input lands on 0 and 1, a mono
+    # one on 0 only; into one channel both of a stereo input's channels land on 0, one after the
+    # other.
     count = 20
-    graph = wide_mix(count, gain=-1.5, channels=2, stereo_every=3)
-    inputs = [render(branch_alone(i, i % 3 == 0))[0] for i in range(count)]
-    expected = sequential_sum(inputs, 2, -1.5)
+    graph = wide_mix(count, gain=-1.5, channels=channels, stereo_every=stereo_every)
+    inputs = [render(branch_alone(i, i % stereo_every == 0))[0] for i in range(count)]
+    expected = sequential_sum(inputs, channels, -1.5)
     for threads in (1, 2):
         for disabled in ((), ("sum_stages",)):
             got, _ = render(graph, threads=threads, block=100, disabled=disabled)
