@@ -95,6 +95,8 @@ typedef struct AmpNodeSetup {
     uint64_t seed;                  /* stable per node: derived from its name */
     const void *data;               /* the node's data section from the descriptor, or NULL */
     size_t data_size;
+    char *message;                  /* a create() that fails writes its reason here */
+    size_t message_size;
 } AmpNodeSetup;
 
 typedef struct AmpProcessArgs {

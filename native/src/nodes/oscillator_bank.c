@@ -23,6 +23,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +207,9 @@ static int bank_create(const AmpNodeSetup *setup, void **out_state)
 {
     if (setup->data == NULL || setup->data_size == 0 || setup->data_size % sizeof(double) != 0 ||
         setup->data_size / sizeof(double) > BANK_MAX_LANES) {
+        snprintf(setup->message, setup->message_size,
+                 "the data section must hold 1 to %d float64 frequency ratios, one per lane; it has %zu bytes",
+                 BANK_MAX_LANES, setup->data_size);
         return AMP_NODE_ERROR;
     }
     const int32_t lanes = (int32_t)(setup->data_size / sizeof(double));
@@ -215,6 +219,8 @@ static int bank_create(const AmpNodeSetup *setup, void **out_state)
         double ratio = 0.0;
         memcpy(&ratio, bytes + (size_t)k * sizeof(double), sizeof(double));
         if (!isfinite(ratio) || fabs(ratio) > 1.0e6) {
+            snprintf(setup->message, setup->message_size,
+                     "lane %d has frequency ratio %g; ratios must be finite and at most 1e6 in size", (int)k, ratio);
             return AMP_NODE_ERROR;
         }
     }

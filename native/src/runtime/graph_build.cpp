@@ -192,11 +192,17 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
         setup.seed = name_seed(node.desc->name);
         setup.data = node.desc->data;
         setup.data_size = static_cast<size_t>(node.desc->data_size);
+        char reason[200] = {0};
+        setup.message = reason;
+        setup.message_size = sizeof(reason);
         const int status = node.spec->ops.create(&setup, &node.state);
         if (status != AMP_NODE_OK || node.state == nullptr) {
+            if (reason[0] == '\0') {
+                std::snprintf(reason, sizeof(reason), "%s", status == AMP_NODE_NO_MEMORY ? "out of memory" : "no reason given");
+            }
             return amp_error_set(error, status == AMP_NODE_NO_MEMORY ? AMP_ERR_OUT_OF_MEMORY : AMP_ERR_GRAPH, "create",
-                                 node.desc->name, -1, "node '%s' (%s) could not be created", node.desc->name,
-                                 node.spec->type_name);
+                                 node.desc->name, -1, "node '%s' (%s) could not be created: %s", node.desc->name,
+                                 node.spec->type_name, reason);
         }
         if (node.spec->block_delay > 0 && node.spec->ops.absorb == nullptr) {
             return amp_error_set(error, AMP_ERR_GRAPH, "create", node.desc->name, -1,
