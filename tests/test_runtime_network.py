@@ -278,6 +278,31 @@ def test_a_fused_chain_runs_as_one_process():
         assert same_bytes(fused.render(2000, 64), apart.render(2000, 64))
 
 
+def test_several_threads_also_try_rendering_alone_and_count_both_ways():
+    # Two independent halves get two homes. A render with several homes goes in chunks, on the
+    # threads or alone, and tries the other way early whatever the timings: after a warm-up chunk
+    # and one measured chunk on the threads, a probe alone. Either way the bytes are the same.
+    import os
+
+    g = amp.AudioGraph(48000.0)
+    g.add_node("out", "mix")
+    for v in range(4):
+        g.add_node(f"osc{v}", "oscillator", freq=100.0 * (v + 1), waveform="saw")
+        g.add_node(f"lp{v}", "biquad", mode="lowpass", freq=900.0)
+        g.connect(f"osc{v}", f"lp{v}")
+        g.connect(f"lp{v}", "out")
+    with NativeGraphExecutor(g, threads=1) as one, NativeGraphExecutor(g, threads=2) as two:
+        expected = one.render(300 * 64, 64)
+        assert one.info()["blocks_alone"] == 300 and one.info()["blocks_on_threads"] == 0
+        assert same_bytes(two.render(300 * 64, 64), expected)
+        info = two.info()
+        assert info["blocks_alone"] + info["blocks_on_threads"] == 300
+        if os.cpu_count() >= 2:
+            assert info["blocks_on_threads"] >= 2 * 60 and info["blocks_alone"] >= 2 * 60
+        else:
+            assert info["blocks_on_threads"] == 0  # no more homes than cores
+
+
 def test_default_threads_are_the_machine_cores():
     import os
 

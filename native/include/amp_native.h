@@ -94,6 +94,11 @@ typedef struct AmpGraphInfo {
     int32_t process_count;
     double sample_rate;
     int64_t frame_position;
+    /* Blocks rendered so far by the worker threads together, and by the calling thread alone
+     * (every block of a graph that one thread fires; with several threads, the chunks the
+     * runtime ran alone because the threads were slower there: see docs/runtime.md). */
+    int64_t blocks_on_threads;
+    int64_t blocks_alone;
 } AmpGraphInfo;
 
 /* A per-render value for one parameter, shaped (batch, channels, frames), each dimension either 1

@@ -305,7 +305,8 @@ class NativeGraphExecutor:
         return int(info.frame_position)
 
     def info(self) -> dict:
-        """What the native graph was built as: batch, channels, threads, nodes and processes."""
+        """What the native graph was built as (batch, channels, threads, nodes and processes), and how
+        its blocks have been rendered so far: on the worker threads together, or alone."""
         info = self._binding.ffi.new("AmpGraphInfo *")
         self._binding.lib.amp_graph_info(self._live(), info)
         return {
@@ -317,6 +318,8 @@ class NativeGraphExecutor:
             "process_count": int(info.process_count),
             "sample_rate": float(info.sample_rate),
             "frame_position": int(info.frame_position),
+            "blocks_on_threads": int(info.blocks_on_threads),
+            "blocks_alone": int(info.blocks_alone),
         }
 
 

@@ -321,6 +321,8 @@ void Graph::info(AmpGraphInfo *out) const
     out->process_count = static_cast<int32_t>(processes_.size());
     out->sample_rate = config_.sample_rate;
     out->frame_position = frame_position_.load(std::memory_order_relaxed);
+    out->blocks_on_threads = network_.blocks_on_threads();
+    out->blocks_alone = network_.blocks_alone();
 }
 
 }  // namespace amp

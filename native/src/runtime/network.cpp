@@ -424,13 +424,14 @@ void Network::sweep(int32_t self)
     }
 }
 
-// One thread holds every process: block after block, every process once in firing order, which
-// meets every dependency (lag-0 ones by the order, the others by the blocks before).
-void Network::run_alone()
+// The calling thread fires every process: block after block, every process once in firing
+// order, which meets every dependency (lag-0 ones by the order, the others by the blocks before),
+// wherever the processes have their homes.
+void Network::run_alone(int64_t first_block, int64_t end_block)
 {
-    const uint32_t *first = process_of_.data() + slot_begin_[static_cast<size_t>(only_thread_)];
-    const uint32_t *last = process_of_.data() + slot_end_[static_cast<size_t>(only_thread_)];
-    for (int64_t n = 0; n < blocks_; ++n) {
+    const uint32_t *first = order_.data();
+    const uint32_t *last = order_.data() + order_.size();
+    for (int64_t n = first_block; n < end_block; ++n) {
         for (const uint32_t *p = first; p != last; ++p) {
             if (stopping()) {
                 abort_.store(true, std::memory_order_relaxed);
@@ -447,33 +448,14 @@ void Network::run_alone()
     }
 }
 
-int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *cancel)
+// Blocks [first_block, end_block) on the threads; every earlier block has been fired.
+void Network::run_threads(int64_t first_block, int64_t end_block)
 {
-    if (blocks <= 0 || process_count_ == 0) {
-        return AMP_OK;
-    }
-    if (cancel != nullptr && cancel->load(std::memory_order_seq_cst)) {
-        return AMP_ERR_STOPPED;
-    }
-    const bool alone = busy_threads_ <= 1;
-    if (!alone && !workers_started_) {
-        const int32_t status = start_workers();
-        if (status != AMP_OK) {
-            return status;
-        }
-    }
-    firer_ = &firer;
-    blocks_ = blocks;
-    cancel_.store(cancel, std::memory_order_relaxed);
-    failed_.store(false, std::memory_order_relaxed);
-    failure_ = Failure{};
-    abort_.store(false, std::memory_order_relaxed);
-    if (alone) {
-        run_alone();
-    } else {
+    {
+        blocks_ = end_block;
         const uint32_t slots = slot_begin_[static_cast<size_t>(threads_)];
         for (uint32_t s = 0; s < slots; ++s) {
-            state(s).store(0, std::memory_order_relaxed);
+            state(s).store(2 * first_block, std::memory_order_relaxed);
             cursor_block(s) = -1;
         }
         remaining_.store(static_cast<int32_t>(process_count_), std::memory_order_relaxed);
@@ -487,11 +469,6 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
             idle(working_, [this] { return active_.load(std::memory_order_acquire) == 0; });
         }
     }
-    cancel_.store(nullptr, std::memory_order_relaxed);
-    if (failed_.load(std::memory_order_seq_cst)) {
-        return failure_.status;
-    }
-    return abort_.load(std::memory_order_seq_cst) ? AMP_ERR_STOPPED : AMP_OK;
 }
 
 }  // namespace amp

@@ -14,7 +14,10 @@
 // each, and publishes how many blocks each process has fired in a counter the others read: no
 // queue, one uncontended compare-and-swap per firing (the claim on the block). A thread that has
 // found nothing of its own for a while fires a ready process of another thread. With one thread
-// a pass is one block of every process in that order, with nothing to check at all.
+// a pass is one block of every process in that order, with nothing to check at all. A run with
+// several homes goes in chunks of a few milliseconds, each on the threads or on the calling
+// thread alone, whichever has lately been faster (network_run.cpp): when the machine is busy
+// elsewhere, one thread beats several that keep waiting for each other.
 // Firing order never changes what a firing computes, so the output is the same for any number of
 // threads and any schedule.
 #ifndef AMP_RUNTIME_NETWORK_HPP
@@ -81,6 +84,9 @@ public:
     };
     const Failure &failure() const { return failure_; }
     int32_t threads() const { return threads_; }
+    // Blocks rendered so far on the threads and on the calling thread alone (see network_run.cpp).
+    int64_t blocks_on_threads() const { return blocks_on_threads_.load(std::memory_order_relaxed); }
+    int64_t blocks_alone() const { return blocks_alone_.load(std::memory_order_relaxed); }
     uint32_t process_count() const { return process_count_; }
 
 private:
@@ -104,7 +110,25 @@ private:
     void lay_out();
     int32_t start_workers();
     void worker_loop(int32_t self, uint64_t seen);
-    void run_alone();
+    void run_alone(int64_t first_block, int64_t end_block);
+    void run_threads(int64_t first_block, int64_t end_block);
+    // network_run.cpp: with several homes, a run goes in chunks, each on the threads or, while
+    // the machine keeps the workers waiting for a core, on the calling thread alone.
+    enum Way { kAlone = 0, kThreads = 1 };
+    struct Pace {
+        double ns_per_block = 0.0;
+        bool known = false;
+    };
+    Way next_way();
+    void record_pace(Way way, double ns_per_block);
+    Pace pace_[2];
+    Way way_ = kThreads;          // the way chunks go unless probing the other
+    bool warmed_up_ = false;
+    int32_t probe_left_ = 0;      // chunks of the current probe still to go
+    uint32_t chunks_since_probe_ = 0;
+    uint32_t probe_every_ = 8;
+    std::atomic<int64_t> blocks_on_threads_{0};
+    std::atomic<int64_t> blocks_alone_{0};
     enum Attempt { kNothing, kFired, kStopped };
     void sweep(int32_t self);
     Attempt try_fire(uint32_t slot, bool own);
