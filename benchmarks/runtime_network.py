@@ -9,7 +9,9 @@
    node per block, the nodes' own work included. A fused chain is one process whose nodes run back
    to back, so the unfused chain minus the fused one is what the network spends per process firing.
 2. Parallel speedup: 16 voices, each oscillator (saw) -> filter -> envelope-controlled gain, summed by
-   a mix; 2 threads against 1.
+   a mix; 2 threads against 1, and the share of the 2-thread renders' blocks that went on the
+   threads (the rest the runtime rendered on the calling thread alone, having found that faster).
+   2b: the same while another program keeps one core busy.
 3. Python overhead of one run_block(64) on a one-node graph: the call as Python sees it, the time
    inside the node's process() (native per-node timing), and the rest: Python, cffi and the
    runtime's own per-call work.
@@ -21,10 +23,13 @@ the best repetition counts (on a shared machine the slower ones measure the neig
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 # numpy's BLAS threads would spin beside the renderers on a small machine; nothing here needs them.
@@ -146,6 +151,11 @@ def voices(count: int = 16) -> tuple[amp.AudioGraph, str]:
     return g, shape
 
 
+def on_threads(executor) -> tuple[int, int]:
+    info = executor.info()
+    return info["blocks_on_threads"], info["blocks_alone"]
+
+
 def speedup(seconds_of_audio: float, repeats: int) -> tuple[list[list], str]:
     graph, shape = voices()
     rows = []
@@ -154,18 +164,35 @@ def speedup(seconds_of_audio: float, repeats: int) -> tuple[list[list], str]:
         executors = {threads: NativeGraphExecutor(graph, max_block_frames=block, threads=threads) for threads in (1, 2)}
         outputs = {threads: ex.render(frames, block) for threads, ex in executors.items()}
         assert outputs[1].tobytes() == outputs[2].tobytes()
+        before = on_threads(executors[2])
         times = timed({threads: (lambda ex=ex: ex.render(frames, block)) for threads, ex in executors.items()},
                       repeats)
+        after = on_threads(executors[2])
+        threaded = after[0] - before[0]
+        share = threaded / max(threaded + after[1] - before[1], 1)
         best = {threads: min(values) for threads, values in times.items()}
         # The machine's speed drifts (shared host), so each 2-thread render is compared with the
         # 1-thread render just before it, and the median of those ratios is the speedup.
         paired = statistics.median(one / two for one, two in zip(times[1], times[2]))
         processes = executors[1].info()["process_count"]
         rows.append([block, processes, f"{best[1] * 1e3:.1f}", f"{best[2] * 1e3:.1f}", f"{best[1] / best[2]:.2f}x",
-                     f"{paired:.2f}x", f"{seconds_of_audio / best[2]:.0f}x"])
+                     f"{paired:.2f}x", f"{share:.0%}", f"{seconds_of_audio / best[2]:.0f}x"])
         for ex in executors.values():
             ex.close()
     return rows, shape
+
+
+@contextlib.contextmanager
+def busy_core():
+    """Another program spinning on one core for the duration: the machine as a user running a
+    second render, a build or a browser beside amp has it."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 # ---- 3. Python overhead ---------------------------------------------------------------------------
@@ -215,7 +242,13 @@ def main() -> None:
     table(f"2. Parallel speedup: 16 voices ({shape}) -> mix, {seconds:g} s of audio per render, "
           f"{pairs} alternating pairs",
           ["block", "processes", "1 thread ms (best)", "2 threads ms (best)", "speedup (best / best)",
-           "speedup (median of pairs)", "real time (2 threads)"], rows)
+           "speedup (median of pairs)", "2-thread blocks on the threads", "real time (2 threads)"], rows)
+    with busy_core():
+        rows, _ = speedup(seconds, max(pairs // 3, 1))
+    table(f"2b. The same with one core kept busy by another program (a Python busy loop), "
+          f"{max(pairs // 3, 1)} alternating pairs",
+          ["block", "processes", "1 thread ms (best)", "2 threads ms (best)", "speedup (best / best)",
+           "speedup (median of pairs)", "2-thread blocks on the threads", "real time (2 threads)"], rows)
     table(f"3. Python overhead of run_block(64) on one oscillator, {calls} calls (µs per call)",
           ["threads", "best", "median", "the node's process()", "everything else (Python, cffi, runtime)"],
           python_overhead(calls, repeats))
