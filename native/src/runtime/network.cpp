@@ -451,23 +451,21 @@ void Network::run_alone(int64_t first_block, int64_t end_block)
 // Blocks [first_block, end_block) on the threads; every earlier block has been fired.
 void Network::run_threads(int64_t first_block, int64_t end_block)
 {
-    {
-        blocks_ = end_block;
-        const uint32_t slots = slot_begin_[static_cast<size_t>(threads_)];
-        for (uint32_t s = 0; s < slots; ++s) {
-            state(s).store(2 * first_block, std::memory_order_relaxed);
-            cursor_block(s) = -1;
-        }
-        remaining_.store(static_cast<int32_t>(process_count_), std::memory_order_relaxed);
-        active_.store(busy_threads_ - (slot_begin_[0] != slot_end_[0] ? 1 : 0), std::memory_order_relaxed);
-        // Publishes everything above to the workers, which start on seeing the new generation.
-        generation_.fetch_add(1, std::memory_order_seq_cst);
-        notify(parked_);
-        sweep(0);
-        // Nothing of this run may still be executing when the caller gets its graph back.
-        while (active_.load(std::memory_order_acquire) != 0) {
-            idle(working_, [this] { return active_.load(std::memory_order_acquire) == 0; });
-        }
+    blocks_ = end_block;
+    const uint32_t slots = slot_begin_[static_cast<size_t>(threads_)];
+    for (uint32_t s = 0; s < slots; ++s) {
+        state(s).store(2 * first_block, std::memory_order_relaxed);
+        cursor_block(s) = -1;
+    }
+    remaining_.store(static_cast<int32_t>(process_count_), std::memory_order_relaxed);
+    active_.store(busy_threads_ - (slot_begin_[0] != slot_end_[0] ? 1 : 0), std::memory_order_relaxed);
+    // Publishes everything above to the workers, which start on seeing the new generation.
+    generation_.fetch_add(1, std::memory_order_seq_cst);
+    notify(parked_);
+    sweep(0);
+    // Nothing of this chunk may still be executing when the caller gets its graph back.
+    while (active_.load(std::memory_order_acquire) != 0) {
+        idle(working_, [this] { return active_.load(std::memory_order_acquire) == 0; });
     }
 }
 

@@ -112,8 +112,8 @@ private:
     void worker_loop(int32_t self, uint64_t seen);
     void run_alone(int64_t first_block, int64_t end_block);
     void run_threads(int64_t first_block, int64_t end_block);
-    // network_run.cpp: with several homes, a run goes in chunks, each on the threads or, while
-    // the machine keeps the workers waiting for a core, on the calling thread alone.
+    // network_run.cpp: with several homes, a run goes in chunks, each on the threads or on the
+    // calling thread alone, whichever has lately taken less time per block.
     enum Way { kAlone = 0, kThreads = 1 };
     struct Pace {
         double ns_per_block = 0.0;
@@ -174,7 +174,6 @@ private:
     std::vector<uint32_t> check_begin_;   // by slot: checks_[check_begin_[s] .. check_begin_[s + 1])
     std::vector<Check> checks_;
     int32_t busy_threads_ = 0;            // threads with at least one process
-    int32_t only_thread_ = 0;             // the one such thread, when there is one
     // By slot. The state word is twice the number of blocks the slot's process has fired, plus
     // one while a thread fires the next: a thread claims a block by setting that bit, so a
     // process is fired by one thread at a time and its blocks in order, whichever thread fires

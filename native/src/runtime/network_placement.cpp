@@ -161,7 +161,6 @@ void Network::lay_out()
         ++fill[static_cast<size_t>(home_[p])];
     }
     busy_threads_ = 0;
-    only_thread_ = 0;
     uint32_t slots = 0;
     for (int32_t t = 0; t < threads_; ++t) {
         const uint32_t mine = fill[static_cast<size_t>(t)];
@@ -170,7 +169,6 @@ void Network::lay_out()
         fill[static_cast<size_t>(t)] = slots;
         if (mine > 0) {
             ++busy_threads_;
-            only_thread_ = t;
         }
         slots += (mine + kPerLine - 1) / kPerLine * kPerLine;
     }
