@@ -7,10 +7,11 @@
 // a machine with one core busy elsewhere measured 0.4 to 0.8 times the speed of one thread. So a
 // network with several homes renders in chunks of a few milliseconds, each chunk either on the
 // threads or on the calling thread alone (every process, in firing order), by which has taken
-// less time per block in the chunks before. Now and then a chunk tries the other way, at first
-// every eighth chunk, then less often while the choice holds, so that a machine that frees up (or
-// gets busy) is noticed within a few chunks. The choice changes only which thread fires what,
-// never what a firing computes.
+// less time per block in the chunks before. Now and then two half-length chunks try the other
+// way, at first after eight chunks, then less and less often (up to every 128) while the choice
+// holds; when the chosen way slows down below the other's last pace, the other takes over at once
+// and the way given up is tried again two chunks later. The choice changes only which thread
+// fires what, never what a firing computes.
 #include "network.hpp"
 
 #include "amp_native.h"
@@ -25,7 +26,8 @@ namespace {
 constexpr double kChunkNanoseconds = 4.0e6;  // long enough that starting the threads costs ~1 %
 constexpr int64_t kFirstChunkBlocks = 64;     // until the pace of both ways is known
 constexpr uint32_t kFirstProbeEvery = 8;
-constexpr uint32_t kLastProbeEvery = 64;
+constexpr uint32_t kLastProbeEvery = 128;
+constexpr uint32_t kProbeSoonAfterSwitch = 2;
 constexpr double kSwitchBelow = 0.87;
 
 double now_nanoseconds()
@@ -77,6 +79,9 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
             }
             // Chunks of equal length to the end of the run: a short last one would measure mostly
             // the threads filling and draining the network.
+            if (probe_left_ > 0) {
+                chunk /= 2;  // a probe's two chunks together take as long as one
+            }
             chunk = std::max<int64_t>(chunk, 1);
             const int64_t left = blocks - done;
             const int64_t chunks = (left + chunk - 1) / chunk;
@@ -147,11 +152,12 @@ void Network::record_pace(Way way, double ns_per_block)
     // way takes over on the strength of its last probe (and the next probe corrects it).
     pace.ns_per_block = pace.known ? 0.75 * pace.ns_per_block + 0.25 * ns_per_block : ns_per_block;
     pace.known = true;
+    // A spell of noise can do that too, so the way given up is probed again soon.
     const Way other = way_ == kAlone ? kThreads : kAlone;
     if (pace_[other].known && pace_[other].ns_per_block < kSwitchBelow * pace.ns_per_block) {
         way_ = other;
         chunks_since_probe_ = 0;
-        probe_every_ = kFirstProbeEvery;
+        probe_every_ = kProbeSoonAfterSwitch;
     }
 }
 
