@@ -28,7 +28,12 @@ constexpr int64_t kFirstChunkBlocks = 64;     // until the pace of both ways is 
 constexpr uint32_t kFirstProbeEvery = 8;
 constexpr uint32_t kLastProbeEvery = 128;
 constexpr uint32_t kProbeSoonAfterSwitch = 2;
+// A probe takes over when it is faster by more than an eighth. Between probes only the chosen
+// way is measured, and its pace jitters more than the other's last probe did (a host's hiccup
+// slows a chunk on two threads more than one on one), so the other takes over only when it is
+// faster by a quarter: the margin by which a core busy elsewhere slows the threads at the least.
 constexpr double kSwitchBelow = 0.87;
+constexpr double kSwitchBetweenProbesBelow = 0.75;
 
 double now_nanoseconds()
 {
@@ -154,7 +159,7 @@ void Network::record_pace(Way way, double ns_per_block)
     pace.known = true;
     // A spell of noise can do that too, so the way given up is probed again soon.
     const Way other = way_ == kAlone ? kThreads : kAlone;
-    if (pace_[other].known && pace_[other].ns_per_block < kSwitchBelow * pace.ns_per_block) {
+    if (pace_[other].known && pace_[other].ns_per_block < kSwitchBetweenProbesBelow * pace.ns_per_block) {
         way_ = other;
         chunks_since_probe_ = 0;
         probe_every_ = kProbeSoonAfterSwitch;
