@@ -103,23 +103,28 @@ static int svf_process(void *opaque, const AmpProcessArgs *args)
             }
             const double *f = amp_param_row(pf, b, c);
             const double *q = amp_param_row(pq, b, c);
+            /* The filter ticks a local copy of its row: through the pointer, every store to y
+             * could change the state as far as the compiler knows, so it would store and reload
+             * the state every sample. */
+            SvfRow local = *row;
             if (constant) {
-                if (f[0] != row->cutoff || q[0] != row->q) {
-                    svf_design(row, f[0], q[0], args->sample_rate);
+                if (f[0] != local.cutoff || q[0] != local.q) {
+                    svf_design(&local, f[0], q[0], args->sample_rate);
                 }
                 for (int32_t n = 0; n < args->frames; ++n) {
-                    y[n] = svf_tick(row, mode, x ? x[n] : 0.0);
+                    y[n] = svf_tick(&local, mode, x ? x[n] : 0.0);
                 }
             } else {
                 for (int32_t n = 0; n < args->frames; ++n) {
                     const double fn = f[n * pf->stride_frame];
                     const double qn = q[n * pq->stride_frame];
-                    if (fn != row->cutoff || qn != row->q) {
-                        svf_design(row, fn, qn, args->sample_rate);
+                    if (fn != local.cutoff || qn != local.q) {
+                        svf_design(&local, fn, qn, args->sample_rate);
                     }
-                    y[n] = svf_tick(row, mode, x ? x[n] : 0.0);
+                    y[n] = svf_tick(&local, mode, x ? x[n] : 0.0);
                 }
             }
+            *row = local;
         }
     }
     return AMP_NODE_OK;
