@@ -36,6 +36,20 @@ def test_render_block_through_the_graph_continues_the_stream(runtime):
     np.testing.assert_allclose(np.concatenate(blocks, axis=2)[0, 0], exact_sine(1000, SR, 4964), atol=1e-12, rtol=0)
 
 
+def test_render_block_uses_the_attached_executor_until_the_graph_changes(runtime):
+    g = sine_gain_graph(freq=1000.0, gain=1.0)
+    attached = g.attach_executor(SR, batch=1, frames=256, threads=1)
+    assert attached.info()["threads"] == 1
+    first = g.render_block(256, SR)
+    assert g.executor is attached and attached.info()["frame_position"] == 256
+    second = g.render_block(256, SR)
+    np.testing.assert_allclose(np.concatenate([first, second], axis=2)[0, 0], exact_sine(1000, SR, 512),
+                               atol=1e-12, rtol=0)
+    g.add_node("extra", "constant")  # a change to the graph: the next call builds a new executor
+    g.render_block(64, SR)
+    assert g.executor is not attached
+
+
 def test_changing_frame_counts_equal_one_long_render(runtime):
     g = sine_gain_graph(freq=333.0, gain=0.7)
     with NativeGraphExecutor(g, sample_rate=SR, max_block_frames=4096) as ex:

@@ -39,6 +39,7 @@ from . import _binding
 
 from .diagnose_pictures import render_pictures
 from .errors import AmpError, GraphError
+from .graph import render_block_capacity
 
 __all__ = [
     "DumpOptions",
@@ -252,24 +253,14 @@ def _parse_param_options(items) -> dict[str, float]:
 
 def _max_block_frames(frames: int) -> int:
     """The block capacity AudioGraph.render_block gives its executor for calls of `frames` frames."""
-    return max(4096, min(int(frames), 65536))
+    return render_block_capacity(frames)
 
 
 def _attach_executor(graph, sample_rate: float, batch: int, frames: int, threads: int | None):
-    """Builds the executor render_block will use (with the requested threads) and switches timing on.
-
-    AudioGraph keeps one executor keyed by (graph version, sample rate, batch) and builds it on the
-    first render_block; building it here instead is what lets the dump time every block and choose
-    the thread count, while the blocks still go through render_audio_block.
-    """
-    from .native_runtime import NativeGraphExecutor
-
-    executor = NativeGraphExecutor(graph, batch=batch, sample_rate=sample_rate,
-                                   max_block_frames=_max_block_frames(frames), threads=threads)
-    if graph._executor is not None:
-        graph._executor.close()
-    graph._executor = executor
-    graph._executor_key = (graph._version, float(sample_rate), int(batch))
+    """Builds the executor render_block will use (with the requested threads) and switches timing on:
+    the dump times every block and chooses the thread count, while the blocks still go through
+    render_audio_block."""
+    executor = graph.attach_executor(sample_rate, batch, frames, threads=threads)
     set_timing(executor, True)
     return executor
 
@@ -398,7 +389,7 @@ def run_dump(options: DumpOptions, log: Callable[[str], None] = print) -> DumpRe
             _write_json(directory / "state.json", {"stage": "render", "block": block_index,
                                                    "call": call})
             out = render_audio_block(graph, frames, sample_rate, params or None, batch=batch)
-            if graph._executor is not executor:
+            if graph.executor is not executor:
                 raise GraphError("render_block built a new executor; the dump's timings would not be of this render")
             np.save(directory / f"block_{block_index:03d}.npy", np.ascontiguousarray(out, dtype="<f8"))
             blocks.append(out)

@@ -52,6 +52,12 @@ class _Edge:
     input: int
 
 
+
+def render_block_capacity(frames: int) -> int:
+    """The block capacity of the executor render_block builds for calls of `frames` frames: a longer
+    call is rendered in several blocks of it, so the state survives."""
+    return max(4096, min(int(frames), 65536))
+
 class AudioGraph:
     """A graph of native DSP nodes.
 
@@ -265,17 +271,29 @@ class AudioGraph:
 
     # ----- rendering ------------------------------------------------------------------------
     def _executor_for(self, sample_rate: float, batch: int, frames: int):
-        from .native_runtime import NativeGraphExecutor
-
         key = (self._version, float(sample_rate), int(batch))
         if self._executor is not None and self._executor_key == key:
             return self._executor
+        return self.attach_executor(sample_rate, batch, frames)
+
+    def attach_executor(self, sample_rate: float, batch: int = 1, frames: int = 4096, threads: int | None = None):
+        """Builds anew the executor that render_block uses for this sample rate and batch (with
+        `threads` worker threads; default: the machine's cores), closing the one before, and returns
+        it: the diagnostics time its nodes while render_block drives it. The next render_block with
+        the same sample rate and batch, and no change to the graph in between, uses it."""
+        from .native_runtime import NativeGraphExecutor
+
         if self._executor is not None:
             self._executor.close()
-        # A longer call is rendered in several blocks of max_block_frames, so the state survives.
+            self._executor = None
         self._executor = NativeGraphExecutor(self, batch=batch, sample_rate=sample_rate,
-                                             max_block_frames=max(4096, min(frames, 65536)))
-        self._executor_key = key
+                                             max_block_frames=render_block_capacity(frames), threads=threads)
+        self._executor_key = (self._version, float(sample_rate), int(batch))
+        return self._executor
+
+    @property
+    def executor(self):
+        """The executor render_block last used or attach_executor built, or None."""
         return self._executor
 
     def render_block(self, frames: int, sample_rate: float | None = None, base_params=None, *,
