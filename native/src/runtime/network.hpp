@@ -190,7 +190,7 @@ private:
     uint32_t &cursor(uint32_t slot) { return cursor_lines_[slot / kPerLine].checked[slot % kPerLine]; }
 
     Firer *firer_ = nullptr;
-    int64_t blocks_ = 0;
+    int64_t blocks_ = 0;  // the end of the chunk on the threads (its processes fire blocks < blocks_)
     std::atomic<const std::atomic<bool> *> cancel_{nullptr};
     std::atomic<bool> abort_{false};
     std::atomic<bool> failed_{false};

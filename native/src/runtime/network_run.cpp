@@ -65,7 +65,6 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
     failure_ = Failure{};
     abort_.store(false, std::memory_order_relaxed);
     if (!threads_can_help) {
-        blocks_ = blocks;
         run_alone(0, blocks);
         blocks_alone_.fetch_add(blocks, std::memory_order_relaxed);
     } else {
@@ -82,18 +81,17 @@ int32_t Network::run(Firer &firer, int64_t blocks, const std::atomic<bool> *canc
                 const double fastest = std::min(pace_[kAlone].ns_per_block, pace_[kThreads].ns_per_block);
                 chunk = static_cast<int64_t>(kChunkNanoseconds / std::max(fastest, 1.0));
             }
-            // Chunks of equal length to the end of the run: a short last one would measure mostly
-            // the threads filling and draining the network.
             if (probe_left_ > 0) {
                 chunk /= 2;  // a probe's two chunks together take as long as one
             }
+            // Chunks of equal length to the end of the run: a short last one would measure mostly
+            // the threads filling and draining the network.
             chunk = std::max<int64_t>(chunk, 1);
             const int64_t left = blocks - done;
             const int64_t chunks = (left + chunk - 1) / chunk;
             chunk = (left + chunks - 1) / chunks;
             const double started = now_nanoseconds();
             if (way == kAlone) {
-                blocks_ = done + chunk;
                 run_alone(done, done + chunk);
             } else {
                 run_threads(done, done + chunk);
