@@ -20,7 +20,7 @@ typedef struct TestBytes {
     size_t capacity;
 } TestBytes;
 
-static void tb_put(TestBytes *b, const void *bytes, size_t n)
+static inline void tb_put(TestBytes *b, const void *bytes, size_t n)
 {
     if (b->size + n > b->capacity) {
         b->capacity = (b->size + n) * 2 + 64;
@@ -30,20 +30,20 @@ static void tb_put(TestBytes *b, const void *bytes, size_t n)
     b->size += n;
 }
 
-static void tb_u8(TestBytes *b, uint8_t v) { tb_put(b, &v, 1); }
-static void tb_u16(TestBytes *b, uint16_t v) { tb_put(b, &v, 2); }
-static void tb_u32(TestBytes *b, uint32_t v) { tb_put(b, &v, 4); }
-static void tb_i32(TestBytes *b, int32_t v) { tb_put(b, &v, 4); }
-static void tb_u64(TestBytes *b, uint64_t v) { tb_put(b, &v, 8); }
-static void tb_f64(TestBytes *b, double v) { tb_put(b, &v, 8); }
+static inline void tb_u8(TestBytes *b, uint8_t v) { tb_put(b, &v, 1); }
+static inline void tb_u16(TestBytes *b, uint16_t v) { tb_put(b, &v, 2); }
+static inline void tb_u32(TestBytes *b, uint32_t v) { tb_put(b, &v, 4); }
+static inline void tb_i32(TestBytes *b, int32_t v) { tb_put(b, &v, 4); }
+static inline void tb_u64(TestBytes *b, uint64_t v) { tb_put(b, &v, 8); }
+static inline void tb_f64(TestBytes *b, double v) { tb_put(b, &v, 8); }
 
-static void tb_name(TestBytes *b, const char *s)
+static inline void tb_name(TestBytes *b, const char *s)
 {
     tb_u32(b, (uint32_t)strlen(s));
     tb_put(b, s, strlen(s));
 }
 
-static void tb_section(TestBytes *payload, uint32_t id, const TestBytes *body)
+static inline void tb_section(TestBytes *payload, uint32_t id, const TestBytes *body)
 {
     tb_u32(payload, id);
     tb_u32(payload, 0);
@@ -51,7 +51,7 @@ static void tb_section(TestBytes *payload, uint32_t id, const TestBytes *body)
     tb_put(payload, body->data, body->size);
 }
 
-static TestBytes tb_blob(const char magic[4], const TestBytes *payload)
+static inline TestBytes tb_blob(const char magic[4], const TestBytes *payload)
 {
     TestBytes blob = {0};
     tb_put(&blob, magic, 4);
@@ -98,7 +98,7 @@ typedef struct TestGraph {
     uint32_t sink;
 } TestGraph;
 
-static TestBytes test_descriptor_blob(const TestGraph *g)
+static inline TestBytes test_descriptor_blob(const TestGraph *g)
 {
     TestBytes payload = {0};
     TestBytes body = {0};
@@ -148,7 +148,7 @@ static TestBytes test_descriptor_blob(const TestGraph *g)
 
 /* With `fuse`, runs of nodes where each feeds only the next and the next reads only it become
  * fusion groups, as the Python compiler makes them. */
-static TestBytes test_plan_blob(const TestGraph *g, int fuse)
+static inline TestBytes test_plan_blob(const TestGraph *g, int fuse)
 {
     const uint32_t n = g->node_count;
     TestBytes payload = {0};
@@ -232,7 +232,7 @@ static TestBytes test_plan_blob(const TestGraph *g, int fuse)
 }
 
 /* xorshift64*: reproducible random graphs. */
-static uint64_t test_random(uint64_t *state)
+static inline uint64_t test_random(uint64_t *state)
 {
     *state ^= *state >> 12;
     *state ^= *state << 25;
@@ -242,7 +242,7 @@ static uint64_t test_random(uint64_t *state)
 
 /* A random DAG of oscillators, constants, gains and mixes feeding one final mix (the sink), with
  * some parameters modulated by earlier nodes. The caller frees nodes, edges and mods. */
-static TestGraph test_random_graph(uint64_t seed, uint32_t node_count)
+static inline TestGraph test_random_graph(uint64_t seed, uint32_t node_count)
 {
     uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
     TestGraph g;
@@ -291,7 +291,7 @@ static TestGraph test_random_graph(uint64_t seed, uint32_t node_count)
     return g;
 }
 
-static void test_free_graph(TestGraph *g)
+static inline void test_free_graph(TestGraph *g)
 {
     free(g->nodes);
     free(g->edges);

@@ -24,10 +24,10 @@
 #define AMP_ALLOC_COUNTING 1
 #endif
 
+#if AMP_ALLOC_COUNTING
 static atomic_int counting;
 static atomic_long allocations;
 
-#if AMP_ALLOC_COUNTING
 extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t count, size_t size);
 extern void *__libc_realloc(void *pointer, size_t size);
@@ -82,6 +82,7 @@ void *memalign(size_t alignment, size_t size)
 }
 #endif
 
+#if AMP_ALLOC_COUNTING
 enum { BATCH = 2 };
 
 static long count_during_renders(AmpGraph *graph, double *out, int32_t call, int32_t block, int repeats,
@@ -97,6 +98,7 @@ static long count_during_renders(AmpGraph *graph, double *out, int32_t call, int
     atomic_store(&counting, 0);
     return atomic_load(&allocations);
 }
+#endif
 
 int main(void)
 {
