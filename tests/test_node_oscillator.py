@@ -265,3 +265,38 @@ def test_steady_and_per_sample_paths_agree_bit_for_bit(runtime, waveform):
     steady = render(g, frames, 4096, {"osc": {"freq": freq}})
     curve = render(g, frames, 4096, {"osc": {"freq": np.full((1, 1, frames), freq)}})
     assert np.array_equal(steady, curve)
+
+
+# Segments of (frames, freq, pulse_width): slow and fast, across zero, near and past Nyquist, past
+# one cycle per sample, and one segment longer than an anchor span (65536 samples).
+SEGMENTS = [
+    (3000, 110.0, 0.5), (2500, 1234.567, 0.1), (70000, 9000.3, 0.93), (1800, -440.1, 0.5),
+    (1500, 0.01, 0.3), (1200, 0.0, 0.7), (2000, 23999.0, 0.5), (1700, 30000.0, 0.25),
+    (1600, 50000.0, 0.5), (2200, -7777.7, 0.6), (2600, 55.5, 0.5),
+]
+
+
+@pytest.mark.parametrize("block", [64, 1000, 4096])
+@pytest.mark.parametrize("waveform", ["sine", "saw", "square", "triangle"])
+def test_steady_blocks_continue_any_history_like_the_per_sample_path(runtime, waveform, block):
+    """Each call holds the frequency and pulse width constant (the steady loop in every block);
+    the same values given as per-sample curves take the per-sample loop. Every change of frequency
+    leaves band-limiting residuals pending into the next call's steady blocks."""
+    g = osc(waveform, freq=0.0)
+    g.set_param("osc", "amp", 0.7)
+
+    def piecewise(curves):
+        pieces = []
+        with NativeGraphExecutor(g, sample_rate=SR, max_block_frames=block, threads=1) as ex:
+            for frames, freq, width in SEGMENTS:
+                if curves:
+                    params = {"freq": np.full((1, 1, frames), freq), "pulse_width": np.full((1, 1, frames), width)}
+                else:
+                    params = {"freq": freq, "pulse_width": width}
+                pieces.append(ex.render(frames, block, {"osc": params}))
+        return np.concatenate(pieces, axis=-1)
+
+    steady = piecewise(curves=False)
+    curve = piecewise(curves=True)
+    assert np.all(np.isfinite(steady))
+    assert np.array_equal(steady, curve)

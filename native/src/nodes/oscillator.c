@@ -1,5 +1,5 @@
 /* oscillator - sine, saw, square and triangle from one phase kept in double-double precision, so
- * that ten seconds of a steady tone stay within 1e-15 cycles of the exact phase.
+ * that ten seconds of a steady tone stay within 1e-15 cycles of the exact phase (dsp/phase.h).
  *
  * The sine is exact: sample n of a steady tone is amp * sin(2 pi (phase + n freq / sample_rate)),
  * to about 1e-16 (dsp/sine.h).
@@ -29,6 +29,7 @@
 
 #include "../amp_node.h"
 #include "../dsp/minblep_table.h"
+#include "../dsp/phase.h"
 #include "../dsp/sine.h"
 
 #include <math.h>
@@ -42,17 +43,12 @@ enum { OSC_INPUT_FM, OSC_INPUT_RESET };
 #define OSC_RING 32             /* a power of two holding AMP_MINBLEP_TAPS samples of residuals */
 #define OSC_ANCHOR_SPAN 65536.0 /* samples between phase anchors at most */
 
-typedef struct OscPhase {
-    double hi; /* in [0, 1) */
-    double lo; /* |lo| <= ulp(hi) / 2 */
-} OscPhase;
-
 typedef struct OscRow {
-    OscPhase phase;        /* the phase of the last sample written, or the initial phase */
-    OscPhase anchor;       /* the phase `count` samples before that one */
+    AmpPhase phase;        /* the phase of the last sample written, or the initial phase */
+    AmpPhase anchor;       /* the phase `count` samples before that one */
     double anchor_inc_hi;  /* the increment since the anchor, as hi + lo */
     double anchor_inc_lo;
-    double anchor_head;    /* the same split for exact products (osc_split_increment) */
+    double anchor_head;    /* the same split for exact products (amp_phase_split_increment) */
     double anchor_tail;
     double count;
     double whole;          /* whole cycles from the anchor to the last sample */
@@ -72,7 +68,7 @@ typedef struct OscillatorState {
     int32_t max_frames;
     double initial_phase;
     OscRow *rows;
-    double *scratch; /* 3 * max_frames: a block's phases, whole cycles and breakpoint counts */
+    double *scratch; /* max_frames: a block's breakpoint counts (osc_run_steady's q) */
 } OscillatorState;
 
 static const double kTwoPi = 6.283185307179586476925286766559;
@@ -82,7 +78,7 @@ static void osc_reset_rows(OscillatorState *state)
     for (int32_t b = 0; b < state->batch; ++b) {
         OscRow *row = &state->rows[b];
         *row = (OscRow){0};
-        row->phase = (OscPhase){state->initial_phase, 0.0};
+        row->phase = (AmpPhase){state->initial_phase, 0.0};
         row->anchor = row->phase;
     }
 }
@@ -101,7 +97,7 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     }
     state->max_frames = setup->max_frames;
     state->rows = (OscRow *)amp_node_calloc((size_t)setup->batch, sizeof(OscRow));
-    state->scratch = (double *)amp_node_calloc(3 * (size_t)setup->max_frames, sizeof(double));
+    state->scratch = (double *)amp_node_calloc((size_t)setup->max_frames, sizeof(double));
     if (state->rows == NULL || state->scratch == NULL) {
         free(state->rows);
         free(state->scratch);
@@ -111,72 +107,6 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     osc_reset_rows(state);
     *out_state = state;
     return AMP_NODE_OK;
-}
-
-/* a * b exactly, as hi + lo (Dekker's product: no fused multiply-add, which this target may
- * lack, and the same bits wherever it runs). */
-static inline double osc_split_high(double a)
-{
-    const double c = 134217729.0 * a; /* 2^27 + 1 */
-    return c - (c - a);
-}
-
-static inline double osc_product_error(double a, double b, double product)
-{
-    const double ah = osc_split_high(a);
-    const double al = a - ah;
-    const double bh = osc_split_high(b);
-    const double bl = b - bh;
-    return ((ah * bh - product) + ah * bl + al * bh) + al * bl;
-}
-
-/* The increment freq / sample_rate split into a rounded part and its exact remainder. A frequency
- * pushed out of range by modulation is clamped (NaN to 0) so that the phase stays finite. */
-static inline void osc_increment(double freq, double sample_rate, double *hi, double *lo)
-{
-    freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
-    *hi = freq / sample_rate;
-    const double p = *hi * sample_rate;
-    *lo = ((freq - p) - osc_product_error(*hi, sample_rate, p)) / sample_rate;
-}
-
-/* An increment as a head of at most 36 significant bits and the rest: count * head is exact for
- * any count below 2^17 (OSC_ANCHOR_SPAN). */
-static inline void osc_split_increment(double inc_hi, double inc_lo, double *head, double *tail)
-{
-    uint64_t bits;
-    memcpy(&bits, &inc_hi, sizeof bits);
-    bits &= ~(uint64_t)0x1ffff;
-    memcpy(head, &bits, sizeof bits);
-    *tail = (inc_hi - *head) + inc_lo;
-}
-
-/* The phase `count` samples after the anchor, anchor + count * (head + tail) in double-double,
- * wrapped into [0, 1); *whole receives the whole cycles taken off. Each sample's phase is a
- * product, not a running sum, so no rounding accumulates and no sample waits for the one before
- * it. */
-static inline OscPhase osc_phase_at(OscPhase anchor, double head, double tail, double count, double *whole)
-{
-    const double prod = count * head;
-    const double s = anchor.hi + prod;
-    const double bv = s - anchor.hi;
-    const double e = (anchor.hi - (s - bv)) + (prod - bv) + anchor.lo + count * tail;
-    /* floor(s) without a call or a conversion: adding and taking off 1.5 * 2^52 rounds to the
-     * nearest integer (exact for |s| < 2^51, far beyond any phase here). */
-    const double nearest = (s + 6755399441055744.0) - 6755399441055744.0;
-    double fl = nearest > s ? nearest - 1.0 : nearest;
-    const double hi = s - fl; /* exact */
-    double t = hi + e;
-    const double lo = e - (t - hi);
-    /* Written as selects so that a loop of these vectorizes. */
-    const double up = t >= 1.0 ? 1.0 : 0.0;
-    const double down = t < 0.0 ? 1.0 : 0.0;
-    t = (t - up) + down;
-    fl = (fl + up) - down;
-    const double top = t >= 1.0 ? 1.0 : 0.0; /* a hair below a whole cycle: call it the cycle's start */
-    t = top > 0.0 ? 0.0 : t;
-    *whole = fl + top;
-    return (OscPhase){t, lo};
 }
 
 static inline double osc_wrap(double p)
@@ -330,10 +260,10 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
     const double phase0 = state->initial_phase;
     const int varying = fq_stride != 0 || fm != NULL;
     double *restrict ring = row->ring;
-    OscPhase phase = row->phase;
+    AmpPhase phase = row->phase;
     double step_hi = row->inc_hi;
     double step_lo = row->inc_lo;
-    OscPhase anchor = row->anchor;
+    AmpPhase anchor = row->anchor;
     double anchor_inc_hi = row->anchor_inc_hi;
     double anchor_inc_lo = row->anchor_inc_lo;
     double head = row->anchor_head;
@@ -348,11 +278,11 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
     double inc_hi = 0.0;
     double inc_lo = 0.0;
     if (!varying) {
-        osc_increment(fq[0], sr, &inc_hi, &inc_lo);
+        amp_phase_increment(fq[0], sr, &inc_hi, &inc_lo);
     }
     for (int32_t f = begin; f < end; ++f) {
         if (varying) {
-            osc_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, &inc_hi, &inc_lo);
+            amp_phase_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, &inc_hi, &inc_lo);
         }
         double width = 0.5;
         if (wf == OSC_SQUARE) {
@@ -368,13 +298,13 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
                 anchor = phase;
                 anchor_inc_hi = step_hi;
                 anchor_inc_lo = step_lo;
-                osc_split_increment(step_hi, step_lo, &head, &tail);
+                amp_phase_split_increment(step_hi, step_lo, &head, &tail);
                 count = 0.0;
                 whole = 0.0;
             }
             count += 1.0;
             double moved_whole = 0.0;
-            const OscPhase moved = osc_phase_at(anchor, head, tail, count, &moved_whole);
+            const AmpPhase moved = amp_phase_at(anchor, head, tail, count, &moved_whole);
             const double wraps = moved_whole - whole;
             whole = moved_whole;
             if (rs != NULL && reset_prev < 0.5 && rs[f] >= 0.5) {
@@ -390,7 +320,7 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
                     osc_schedule(ring, pos, &pending, since_reset, jump, kink);
                 }
                 osc_breakpoints(ring, pos, &pending, wf, phase0, new_p, turns, step_hi, 0.0, since_reset);
-                phase = (OscPhase){new_p, 0.0};
+                phase = (AmpPhase){new_p, 0.0};
                 anchor = phase;
                 count = 0.0;
                 whole = 0.0;
@@ -442,21 +372,32 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
     row->pending = pending;
 }
 
-/* A steady saw, square or triangle. After the block's first two samples (which may change the
- * increment) every phase is an independent product: one pass computes them and the naive lines
- * (it vectorizes), a second places the residuals in order, a third applies amp. The result is the
- * same, bit for bit, as osc_run's. */
+/* A steady oscillator. After the block's first two samples (which may change the increment, and
+ * then go the general way) every phase is an independent product: one pass computes them and the
+ * naive lines (it vectorizes), a second places the residuals in order, a third applies amp. The
+ * first pass keeps only what the second scans for, a count q per sample that moves exactly when a
+ * breakpoint is passed (whole cycles for the saw, half-cycles for the triangle, the level for the
+ * square); the second computes again, one at a time, the phases of the few samples where q moves
+ * or residuals are pending (the same operations give the same bits). The result is the same, bit
+ * for bit, as osc_run's. */
 static inline __attribute__((always_inline)) void osc_run_steady(const OscillatorState *state, OscRow *row,
                                                                  const int wf, const double *fq,
                            const double *am, ptrdiff_t am_stride, const double *pw, double sr, double *restrict y,
                            int32_t frames)
 {
-    const int32_t lead = frames < 2 ? frames : 2;
-    osc_run(state, row, wf, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, 0, lead);
+    /* The first two samples go the general way when they may re-anchor: when the increment
+     * differs from the last sample's or from the anchor's, or nothing has been written yet. */
+    double inc_hi;
+    double inc_lo;
+    amp_phase_increment(fq[0], sr, &inc_hi, &inc_lo);
+    const int same = row->started && inc_hi == row->inc_hi && inc_lo == row->inc_lo &&
+                     inc_hi == row->anchor_inc_hi && inc_lo == row->anchor_inc_lo;
+    const int32_t lead = same ? 0 : (frames < 2 ? frames : 2);
+    if (lead > 0) {
+        osc_run(state, row, wf, fq, 0, NULL, NULL, am, am_stride, pw, 0, sr, y, 0, lead);
+    }
     const double width = pw[0] < 0.0 ? 0.0 : (pw[0] > 1.0 ? 1.0 : pw[0]);
-    double *restrict ph = state->scratch;
-    double *restrict wh = state->scratch + state->max_frames;
-    double *restrict qa = state->scratch + 2 * (size_t)state->max_frames;
+    double *restrict qa = state->scratch;
     int32_t f = lead;
     while (f < frames) {
         if (row->count >= OSC_ANCHOR_SPAN) { /* one sample the general way: it re-anchors */
@@ -466,22 +407,17 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
         }
         const double room = OSC_ANCHOR_SPAN - row->count;
         const int32_t n = (double)(frames - f) < room ? frames - f : (int32_t)room;
-        const OscPhase anchor = row->anchor;
+        const AmpPhase anchor = row->anchor;
         const double head = row->anchor_head;
         const double tail = row->anchor_tail;
         const double count = row->count;
         const double inc = row->inc_hi;
         double *restrict out = y + f;
-        /* q: a count that moves exactly when a breakpoint is passed (whole cycles for the saw,
-         * half-cycles for the triangle, the level for the square). */
         for (int32_t i = 0; i < n; ++i) {
             double w;
-            const OscPhase p = osc_phase_at(anchor, head, tail, count + 1.0 + (double)i, &w);
-            ph[i] = p.hi;
-            wh[i] = w;
+            const AmpPhase p = amp_phase_at(anchor, head, tail, count + 1.0 + (double)i, &w);
             if (wf == OSC_SINE) {
                 out[i] = amp_sin_cycles(p.hi, p.lo);
-                qa[i] = 0.0; /* no breakpoints: only a reset's residuals, already pending, go in */
             } else if (wf == OSC_SQUARE) {
                 out[i] = p.hi < width ? 1.0 : -1.0;
                 qa[i] = out[i];
@@ -492,46 +428,62 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
         }
         double *restrict ring = row->ring;
         double level = row->level;
-        double q = wf == OSC_SINE     ? 0.0
-                   : wf == OSC_SQUARE ? level
-                   : wf == OSC_SAW    ? row->whole
-                                    : 2.0 * row->whole + (row->phase.hi >= 0.25 ? 1.0 : 0.0) +
-                                         (row->phase.hi >= 0.75 ? 1.0 : 0.0);
         int32_t pos = row->pos;
         int32_t pending = row->pending;
-        int32_t i = 0;
-        while (i < n) {
-            if (pending == 0) { /* nothing to place until q moves */
-                while (i < n && qa[i] == q) {
-                    ++i;
-                }
-                if (i == n) {
-                    break;
-                }
-            }
-            const double prev = i > 0 ? ph[i - 1] : row->phase.hi;
-            const double prev_whole = i > 0 ? wh[i - 1] : row->whole;
-            if (wf == OSC_SINE) {
-                /* nothing to detect */
-            } else if (wf == OSC_SQUARE) {
-                if (out[i] != level && fabs(inc) < 1.0) {
-                    osc_square_edge(ring, pos, &pending, out[i], level, ph[i], width, inc, -1.0);
-                }
-                level = out[i];
-            } else {
-                osc_breakpoints(ring, pos, &pending, wf, prev, ph[i], wh[i] - prev_whole, inc, 0.0, 2.0);
-            }
-            if (pending > 0) {
+        if (wf == OSC_SINE) {
+            /* No breakpoints: only a reset's residuals, already pending, go in. */
+            for (int32_t i = 0; i < n && pending > 0; ++i) {
                 out[i] += ring[pos];
                 ring[pos] = 0.0;
                 pos = (pos + 1) & (OSC_RING - 1);
                 --pending;
             }
-            q = qa[i];
-            ++i;
-        }
-        if (wf == OSC_SQUARE) {
-            level = qa[n - 1];
+        } else {
+            double q = wf == OSC_SQUARE ? level
+                       : wf == OSC_SAW  ? row->whole
+                                        : 2.0 * row->whole + (row->phase.hi >= 0.25 ? 1.0 : 0.0) +
+                                             (row->phase.hi >= 0.75 ? 1.0 : 0.0);
+            /* The phase and whole cycles of the sample before i (i = 0: the last one written). */
+            double prev = row->phase.hi;
+            double prev_whole = row->whole;
+            int32_t i = 0;
+            while (i < n) {
+                if (pending == 0) { /* nothing to place until q moves */
+                    const int32_t from = i;
+                    while (i < n && qa[i] == q) {
+                        ++i;
+                    }
+                    if (i == n) {
+                        break;
+                    }
+                    if (i > from) {
+                        prev = amp_phase_at(anchor, head, tail, count + (double)i, &prev_whole).hi;
+                    }
+                }
+                double whole;
+                const double p = amp_phase_at(anchor, head, tail, count + 1.0 + (double)i, &whole).hi;
+                if (wf == OSC_SQUARE) {
+                    if (out[i] != level && fabs(inc) < 1.0) {
+                        osc_square_edge(ring, pos, &pending, out[i], level, p, width, inc, -1.0);
+                    }
+                    level = out[i];
+                } else {
+                    osc_breakpoints(ring, pos, &pending, wf, prev, p, whole - prev_whole, inc, 0.0, 2.0);
+                }
+                if (pending > 0) {
+                    out[i] += ring[pos];
+                    ring[pos] = 0.0;
+                    pos = (pos + 1) & (OSC_RING - 1);
+                    --pending;
+                }
+                q = qa[i];
+                prev = p;
+                prev_whole = whole;
+                ++i;
+            }
+            if (wf == OSC_SQUARE) {
+                level = qa[n - 1];
+            }
         }
         if (am_stride == 0) {
             const double gain = am[0];
@@ -544,7 +496,7 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
             }
         }
         double w;
-        row->phase = osc_phase_at(anchor, head, tail, count + (double)n, &w);
+        row->phase = amp_phase_at(anchor, head, tail, count + (double)n, &w);
         row->whole = w;
         row->count = count + (double)n;
         row->level = level;
