@@ -443,32 +443,41 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
                        : wf == OSC_SAW  ? row->whole
                                         : 2.0 * row->whole + (row->phase.hi >= 0.25 ? 1.0 : 0.0) +
                                              (row->phase.hi >= 0.75 ? 1.0 : 0.0);
-            /* The phase and whole cycles of the sample before i (i = 0: the last one written). */
+            /* q moves exactly where a breakpoint is passed, so only there is anything to detect
+             * (and a phase to compute); elsewhere pending residuals just go in. prev and
+             * prev_whole are the phase and whole cycles of sample known - 1 (the last one written
+             * before this chunk for known = 0). */
             double prev = row->phase.hi;
             double prev_whole = row->whole;
+            int32_t known = 0;
             int32_t i = 0;
             while (i < n) {
                 if (pending == 0) { /* nothing to place until q moves */
-                    const int32_t from = i;
                     while (i < n && qa[i] == q) {
                         ++i;
                     }
                     if (i == n) {
                         break;
                     }
-                    if (i > from) {
+                }
+                if (qa[i] != q) {
+                    if (known != i) {
                         prev = amp_phase_at(anchor, head, tail, count + (double)i, &prev_whole).hi;
                     }
-                }
-                double whole;
-                const double p = amp_phase_at(anchor, head, tail, count + 1.0 + (double)i, &whole).hi;
-                if (wf == OSC_SQUARE) {
-                    if (out[i] != level && fabs(inc) < 1.0) {
-                        osc_square_edge(ring, pos, &pending, out[i], level, p, width, inc, -1.0);
+                    double whole;
+                    const double p = amp_phase_at(anchor, head, tail, count + 1.0 + (double)i, &whole).hi;
+                    if (wf == OSC_SQUARE) {
+                        if (fabs(inc) < 1.0) {
+                            osc_square_edge(ring, pos, &pending, qa[i], level, p, width, inc, -1.0);
+                        }
+                        level = qa[i];
+                    } else {
+                        osc_breakpoints(ring, pos, &pending, wf, prev, p, whole - prev_whole, inc, 0.0, 2.0);
                     }
-                    level = out[i];
-                } else {
-                    osc_breakpoints(ring, pos, &pending, wf, prev, p, whole - prev_whole, inc, 0.0, 2.0);
+                    q = qa[i];
+                    prev = p;
+                    prev_whole = whole;
+                    known = i + 1;
                 }
                 if (pending > 0) {
                     out[i] += ring[pos];
@@ -476,9 +485,6 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
                     pos = (pos + 1) & (OSC_RING - 1);
                     --pending;
                 }
-                q = qa[i];
-                prev = p;
-                prev_whole = whole;
                 ++i;
             }
             if (wf == OSC_SQUARE) {
