@@ -378,8 +378,8 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
  * first pass keeps only what the second scans for, a count q per sample that moves exactly when a
  * breakpoint is passed (whole cycles for the saw, half-cycles for the triangle, the level for the
  * square); the second computes again, one at a time, the phases of the few samples where q moves
- * or residuals are pending (the same operations give the same bits). The result is the same, bit
- * for bit, as osc_run's. */
+ * (the same operations give the same bits) and adds the pending residuals. The result is the same,
+ * bit for bit, as osc_run's. */
 static inline __attribute__((always_inline)) void osc_run_steady(const OscillatorState *state, OscRow *row,
                                                                  const int wf, const double *fq,
                            const double *am, ptrdiff_t am_stride, const double *pw, double sr, double *restrict y,
