@@ -453,6 +453,24 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
             int32_t i = 0;
             while (i < n) {
                 if (pending == 0) { /* nothing to place until q moves */
+                    /* Eight at a time while all eight have q's bits (then they equal q; a
+                     * sample whose bits differ goes to the loop below, which compares values):
+                     * a loop that may leave after any sample does not vectorize, an OR of
+                     * eight does. */
+                    uint64_t q_bits;
+                    memcpy(&q_bits, &q, sizeof q_bits);
+                    while (i + 8 <= n) {
+                        uint64_t moved = 0;
+                        for (int32_t k = 0; k < 8; ++k) {
+                            uint64_t bits;
+                            memcpy(&bits, &qa[i + k], sizeof bits);
+                            moved |= bits ^ q_bits;
+                        }
+                        if (moved != 0) {
+                            break;
+                        }
+                        i += 8;
+                    }
                     while (i < n && qa[i] == q) {
                         ++i;
                     }
