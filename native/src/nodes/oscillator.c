@@ -8,8 +8,9 @@
  * is linear between breakpoints, so that is the naive waveform delayed by the lowpass's mean delay
  * m1 (about 2 samples), value - m1 * slope, plus a tabulated residual per breakpoint: a step
  * residual where the value jumps, a ramp residual where the slope changes. Residuals reach 24
- * samples ahead and wait in a small ring per batch row. The breakpoint's time inside the sample
- * comes from the phase, so the correction is exact to the table's precision for any frequency.
+ * samples ahead and wait in a small ring per batch row (dsp/blep_shapes.h). The breakpoint's time
+ * inside the sample comes from the phase, so the correction is exact to the table's precision for
+ * any frequency.
  *
  * Naive shapes over the phase p in [0, 1): saw 2p - 1 (the step from +1 to -1 at p = 0); square
  * +1 for p < pulse_width, else -1; triangle 4p on [0, 1/4), 2 - 4p on [1/4, 3/4), 4p - 4 after
@@ -28,7 +29,7 @@
 #endif
 
 #include "../amp_node.h"
-#include "../dsp/minblep_table.h"
+#include "../dsp/blep_shapes.h"
 #include "../dsp/phase.h"
 #include "../dsp/sine.h"
 
@@ -36,11 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OSC_SINE = 0, OSC_SAW = 1, OSC_SQUARE = 2, OSC_TRIANGLE = 3 };
 enum { OSC_PARAM_FREQ, OSC_PARAM_AMP, OSC_PARAM_PHASE, OSC_PARAM_WAVEFORM, OSC_PARAM_PULSE_WIDTH };
 enum { OSC_INPUT_FM, OSC_INPUT_RESET };
 
-#define OSC_RING 32             /* a power of two holding AMP_MINBLEP_TAPS samples of residuals */
 #define OSC_ANCHOR_SPAN 65536.0 /* samples between phase anchors at most */
 
 typedef struct OscRow {
@@ -59,7 +58,7 @@ typedef struct OscRow {
     int32_t started;
     int32_t pos;           /* ring slot of the next sample */
     int32_t pending;       /* how many ring slots from pos may be non-zero */
-    double ring[OSC_RING];
+    double ring[AMP_SHAPE_RING];
 } OscRow;
 
 typedef struct OscillatorState {
@@ -68,10 +67,9 @@ typedef struct OscillatorState {
     int32_t max_frames;
     double initial_phase;
     OscRow *rows;
-    double *scratch; /* max_frames: a block's breakpoint counts (osc_run_steady's q) */
+    double *scratch; /* 4 * max_frames: a block's breakpoint counts (osc_run_steady's q), and a
+                      * sine's phases (hi, lo) and residuals for osc_run's second pass */
 } OscillatorState;
-
-static const double kTwoPi = 6.283185307179586476925286766559;
 
 static void osc_reset_rows(OscillatorState *state)
 {
@@ -97,7 +95,7 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     }
     state->max_frames = setup->max_frames;
     state->rows = (OscRow *)amp_node_calloc((size_t)setup->batch, sizeof(OscRow));
-    state->scratch = (double *)amp_node_calloc((size_t)setup->max_frames, sizeof(double));
+    state->scratch = (double *)amp_node_calloc(4 * (size_t)setup->max_frames, sizeof(double));
     if (state->rows == NULL || state->scratch == NULL) {
         free(state->rows);
         free(state->scratch);
@@ -114,140 +112,6 @@ static inline double osc_wrap(double p)
     return p - floor(p);
 }
 
-static inline double osc_naive(int wf, double p, double pw)
-{
-    switch (wf) {
-    case OSC_SAW:
-        return 2.0 * p - 1.0;
-    case OSC_SQUARE:
-        return p < pw ? 1.0 : -1.0;
-    case OSC_TRIANGLE: {
-        /* 0/1 weights rather than branches (exact: two terms are 0), so that loops vectorize. */
-        const double rising = p < 0.25 ? 1.0 : 0.0;
-        const double last = p >= 0.75 ? 1.0 : 0.0;
-        return rising * (4.0 * p) + (1.0 - rising - last) * (2.0 - 4.0 * p) + last * (4.0 * p - 4.0);
-    }
-    default:
-        return amp_sin_cycles(p, 0.0);
-    }
-}
-
-/* d naive / d phase. */
-static inline double osc_slope(int wf, double p)
-{
-    switch (wf) {
-    case OSC_SAW:
-        return 2.0;
-    case OSC_SQUARE:
-        return 0.0;
-    case OSC_TRIANGLE:
-        return (p < 0.25 ? 8.0 : 0.0) + (p >= 0.75 ? 8.0 : 0.0) - 4.0;
-    default:
-        return kTwoPi * cos(kTwoPi * p);
-    }
-}
-
-/* Adds the residuals of a breakpoint x samples before the next sample (x in [0, 1)): a jump of
- * `jump` in value and a change of `kink` per sample in slope. */
-static void osc_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
-{
-    double xp[AMP_MINBLEP_ORDER];
-    xp[0] = 1.0;
-    for (int j = 1; j < AMP_MINBLEP_ORDER; ++j) {
-        xp[j] = xp[j - 1] * x;
-    }
-    if (jump != 0.0) {
-        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
-            double r = 0.0;
-            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
-                r += amp_minblep_step[k][j] * xp[j];
-            }
-            ring[(pos + k) & (OSC_RING - 1)] += jump * r;
-        }
-    }
-    if (kink != 0.0) {
-        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
-            double r = 0.0;
-            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
-                r += amp_minblep_ramp[k][j] * xp[j];
-            }
-            ring[(pos + k) & (OSC_RING - 1)] += kink * r;
-        }
-    }
-    *pending = AMP_MINBLEP_TAPS;
-}
-
-/* Samples since the phase, moving by inc per sample (|inc| < 1) from prev to p with `wraps`
- * whole cycles taken off, passed point c: in [0, 1] when it did, else -1. Counting crossings from
- * the two phases and the wraps (not from distances) counts each exactly once, whatever the
- * rounding. */
-static inline double osc_since(double prev, double p, double wraps, double c, double inc)
-{
-    /* At c = 0 the comparisons are always true: the count is the wraps alone. */
-    const double count = c == 0.0 ? wraps : wraps + (double)(p >= c) - (double)(prev >= c);
-    const double a = fabs(inc);
-    if (count == 0.0 || !(a < 1.0) || a == 0.0) {
-        return -1.0;
-    }
-    double d = inc > 0.0 ? p - c : c - p;
-    if (d < 0.0) {
-        d += 1.0;
-    }
-    const double x = d / a;
-    return x > 1.0 ? 1.0 : x;
-}
-
-/* The saw's and triangle's breakpoints passed on the way from prev to p, counting those in
- * [from, to) samples ago. */
-static inline void osc_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
-                                   double wraps, double inc, double from, double to)
-{
-    if (wf == OSC_SAW) {
-        const double x = osc_since(prev, p, wraps, 0.0, inc);
-        if (x >= from && x < to) {
-            osc_schedule(ring, pos, pending, x, inc >= 0.0 ? -2.0 : 2.0, 0.0);
-        }
-    } else if (wf == OSC_TRIANGLE) {
-        const double a = fabs(inc);
-        const double x1 = osc_since(prev, p, wraps, 0.25, inc);
-        if (x1 >= from && x1 < to) {
-            osc_schedule(ring, pos, pending, x1, 0.0, -8.0 * a);
-        }
-        const double x2 = osc_since(prev, p, wraps, 0.75, inc);
-        if (x2 >= from && x2 < to) {
-            osc_schedule(ring, pos, pending, x2, 0.0, 8.0 * a);
-        }
-    }
-}
-
-/* The saw's or triangle's naive value minus delay * slope: the band-limited line between
- * breakpoints. */
-static inline double osc_shaped(int wf, double p, double width, double inc)
-{
-    return osc_naive(wf, p, width) - amp_minblep_delay * osc_slope(wf, p) * inc;
-}
-
-/* The square's level changed from `level` to `value` on this sample: the residual of the edge
- * that did it, rising at p = 0, falling at the width (the other way round when the phase runs
- * backwards). Where the width moved across the phase instead, or a reset jumped it, the edge is
- * put inside this sample at the nearest time the phase allows. */
-static inline void osc_square_edge(double *ring, int32_t pos, int32_t *pending, double value, double level, double p,
-                                   double width, double step, double since_reset)
-{
-    const int rising = value > level;
-    const double edge = (rising == (step >= 0.0)) ? 0.0 : width;
-    double d = step >= 0.0 ? p - edge : edge - p;
-    if (d < 0.0) {
-        d += 1.0;
-    }
-    double x = fabs(step) > 0.0 ? d / fabs(step) : 0.0;
-    x = x > 1.0 ? 1.0 : x;
-    if (since_reset >= 0.0 && x > since_reset) {
-        x = since_reset;
-    }
-    osc_schedule(ring, pos, pending, x, value - level, 0.0);
-}
-
 /* One row over a block. The caller passes NULL inputs and zero strides where they are constant,
  * and a constant waveform, so that each call site compiles to its own loop. */
 static inline __attribute__((always_inline)) void osc_run(const OscillatorState *state, OscRow *row, const int wf,
@@ -259,6 +123,9 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
 {
     const double phase0 = state->initial_phase;
     const int varying = fq_stride != 0 || fm != NULL;
+    double *restrict sine_hi = state->scratch + state->max_frames;
+    double *restrict sine_lo = state->scratch + 2 * (size_t)state->max_frames;
+    double *restrict sine_residual = state->scratch + 3 * (size_t)state->max_frames;
     double *restrict ring = row->ring;
     AmpPhase phase = row->phase;
     double step_hi = row->inc_hi;
@@ -285,7 +152,7 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
             amp_phase_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, &inc_hi, &inc_lo);
         }
         double width = 0.5;
-        if (wf == OSC_SQUARE) {
+        if (wf == AMP_SHAPE_SQUARE) {
             width = pw[f * pw_stride];
             width = width < 0.0 ? 0.0 : (width > 1.0 ? 1.0 : width);
         }
@@ -313,47 +180,69 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
                 const double u = phase0 + since_reset * step_hi;
                 const double turns = floor(u);
                 const double new_p = u - turns;
-                osc_breakpoints(ring, pos, &pending, wf, phase.hi, moved.hi, wraps, step_hi, since_reset, 2.0);
-                if (wf != OSC_SQUARE && fabs(step_hi) < 1.0) {
-                    const double jump = osc_naive(wf, phase0, width) - osc_naive(wf, old_p, width);
-                    const double kink = (osc_slope(wf, phase0) - osc_slope(wf, old_p)) * step_hi;
-                    osc_schedule(ring, pos, &pending, since_reset, jump, kink);
+                amp_shape_breakpoints(ring, pos, &pending, wf, phase.hi, moved.hi, wraps, step_hi, since_reset, 2.0);
+                if (wf != AMP_SHAPE_SQUARE && fabs(step_hi) < 1.0) {
+                    const double jump = amp_shape_naive(wf, phase0, width) - amp_shape_naive(wf, old_p, width);
+                    const double kink = (amp_shape_slope(wf, phase0) - amp_shape_slope(wf, old_p)) * step_hi;
+                    amp_shape_schedule(ring, pos, &pending, since_reset, jump, kink);
                 }
-                osc_breakpoints(ring, pos, &pending, wf, phase0, new_p, turns, step_hi, 0.0, since_reset);
+                amp_shape_breakpoints(ring, pos, &pending, wf, phase0, new_p, turns, step_hi, 0.0, since_reset);
                 phase = (AmpPhase){new_p, 0.0};
                 anchor = phase;
                 count = 0.0;
                 whole = 0.0;
             } else {
-                osc_breakpoints(ring, pos, &pending, wf, phase.hi, moved.hi, wraps, step_hi, 0.0, 2.0);
+                amp_shape_breakpoints(ring, pos, &pending, wf, phase.hi, moved.hi, wraps, step_hi, 0.0, 2.0);
                 phase = moved;
             }
         }
         if (rs != NULL) {
             reset_prev = rs[f];
         }
+        if (wf == AMP_SHAPE_SINE) {
+            /* The value waits for the pass below; adding -0.0 leaves any value as it is. */
+            sine_hi[f - begin] = phase.hi;
+            sine_lo[f - begin] = phase.lo;
+            sine_residual[f - begin] = -0.0;
+            if (pending > 0) {
+                sine_residual[f - begin] = ring[pos];
+                ring[pos] = 0.0;
+                pos = (pos + 1) & (AMP_SHAPE_RING - 1);
+                --pending;
+            }
+            started = 1;
+            step_hi = inc_hi;
+            step_lo = inc_lo;
+            continue;
+        }
         double value;
-        if (wf == OSC_SINE) {
-            value = amp_sin_cycles(phase.hi, phase.lo);
-        } else if (wf == OSC_SQUARE) {
+        if (wf == AMP_SHAPE_SQUARE) {
             value = phase.hi < width ? 1.0 : -1.0;
             if (started && value != level && fabs(step_hi) < 1.0) {
-                osc_square_edge(ring, pos, &pending, value, level, phase.hi, width, step_hi, since_reset);
+                amp_shape_square_edge(ring, pos, &pending, value, level, phase.hi, width, step_hi, since_reset);
             }
             level = value;
         } else {
-            value = osc_shaped(wf, phase.hi, width, inc_hi);
+            value = amp_shape_line(wf, phase.hi, width, inc_hi);
         }
         if (pending > 0) {
             value += ring[pos];
             ring[pos] = 0.0;
-            pos = (pos + 1) & (OSC_RING - 1);
+            pos = (pos + 1) & (AMP_SHAPE_RING - 1);
             --pending;
         }
         y[f] = am[f * am_stride] * value;
         started = 1;
         step_hi = inc_hi;
         step_lo = inc_lo;
+    }
+    if (wf == AMP_SHAPE_SINE) {
+        /* Each phase depends on the one before, but not the sines: apart from that chain they
+         * vectorize. */
+        for (int32_t f = begin; f < end; ++f) {
+            y[f] = am[f * am_stride] *
+                   (amp_sin_cycles(sine_hi[f - begin], sine_lo[f - begin]) + sine_residual[f - begin]);
+        }
     }
     row->phase = phase;
     row->anchor = anchor;
@@ -416,31 +305,31 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
         for (int32_t i = 0; i < n; ++i) {
             double w;
             const AmpPhase p = amp_phase_at(anchor, head, tail, count + 1.0 + (double)i, &w);
-            if (wf == OSC_SINE) {
+            if (wf == AMP_SHAPE_SINE) {
                 out[i] = amp_sin_cycles(p.hi, p.lo);
-            } else if (wf == OSC_SQUARE) {
+            } else if (wf == AMP_SHAPE_SQUARE) {
                 out[i] = p.hi < width ? 1.0 : -1.0;
                 qa[i] = out[i];
             } else {
-                out[i] = osc_shaped(wf, p.hi, width, inc);
-                qa[i] = wf == OSC_SAW ? w : 2.0 * w + (p.hi >= 0.25 ? 1.0 : 0.0) + (p.hi >= 0.75 ? 1.0 : 0.0);
+                out[i] = amp_shape_line(wf, p.hi, width, inc);
+                qa[i] = wf == AMP_SHAPE_SAW ? w : 2.0 * w + (p.hi >= 0.25 ? 1.0 : 0.0) + (p.hi >= 0.75 ? 1.0 : 0.0);
             }
         }
         double *restrict ring = row->ring;
         double level = row->level;
         int32_t pos = row->pos;
         int32_t pending = row->pending;
-        if (wf == OSC_SINE) {
+        if (wf == AMP_SHAPE_SINE) {
             /* No breakpoints: only a reset's residuals, already pending, go in. */
             for (int32_t i = 0; i < n && pending > 0; ++i) {
                 out[i] += ring[pos];
                 ring[pos] = 0.0;
-                pos = (pos + 1) & (OSC_RING - 1);
+                pos = (pos + 1) & (AMP_SHAPE_RING - 1);
                 --pending;
             }
         } else {
-            double q = wf == OSC_SQUARE ? level
-                       : wf == OSC_SAW  ? row->whole
+            double q = wf == AMP_SHAPE_SQUARE ? level
+                       : wf == AMP_SHAPE_SAW  ? row->whole
                                         : 2.0 * row->whole + (row->phase.hi >= 0.25 ? 1.0 : 0.0) +
                                              (row->phase.hi >= 0.75 ? 1.0 : 0.0);
             /* q moves exactly where a breakpoint is passed, so only there is anything to detect
@@ -484,13 +373,13 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
                     }
                     double whole;
                     const double p = amp_phase_at(anchor, head, tail, count + 1.0 + (double)i, &whole).hi;
-                    if (wf == OSC_SQUARE) {
+                    if (wf == AMP_SHAPE_SQUARE) {
                         if (fabs(inc) < 1.0) {
-                            osc_square_edge(ring, pos, &pending, qa[i], level, p, width, inc, -1.0);
+                            amp_shape_square_edge(ring, pos, &pending, qa[i], level, p, width, inc, -1.0);
                         }
                         level = qa[i];
                     } else {
-                        osc_breakpoints(ring, pos, &pending, wf, prev, p, whole - prev_whole, inc, 0.0, 2.0);
+                        amp_shape_breakpoints(ring, pos, &pending, wf, prev, p, whole - prev_whole, inc, 0.0, 2.0);
                     }
                     q = qa[i];
                     prev = p;
@@ -500,12 +389,12 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
                 if (pending > 0) {
                     out[i] += ring[pos];
                     ring[pos] = 0.0;
-                    pos = (pos + 1) & (OSC_RING - 1);
+                    pos = (pos + 1) & (AMP_SHAPE_RING - 1);
                     --pending;
                 }
                 ++i;
             }
-            if (wf == OSC_SQUARE) {
+            if (wf == AMP_SHAPE_SQUARE) {
                 level = qa[n - 1];
             }
         }
@@ -540,10 +429,10 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
     {                                                                                                            \
         osc_run_steady(state, row, shape, fq, am, am_stride, pw, sr, y, frames);                                 \
     }
-OSC_STEADY(osc_steady_sine, OSC_SINE)
-OSC_STEADY(osc_steady_saw, OSC_SAW)
-OSC_STEADY(osc_steady_square, OSC_SQUARE)
-OSC_STEADY(osc_steady_triangle, OSC_TRIANGLE)
+OSC_STEADY(osc_steady_sine, AMP_SHAPE_SINE)
+OSC_STEADY(osc_steady_saw, AMP_SHAPE_SAW)
+OSC_STEADY(osc_steady_square, AMP_SHAPE_SQUARE)
+OSC_STEADY(osc_steady_triangle, AMP_SHAPE_TRIANGLE)
 
 static void osc_run_waveform(const OscillatorState *state, OscRow *row, int wf, const double *fq, ptrdiff_t fq_stride,
                              const double *fm, const double *rs, const double *am, ptrdiff_t am_stride,
@@ -551,32 +440,32 @@ static void osc_run_waveform(const OscillatorState *state, OscRow *row, int wf, 
 {
     const int steady = fq_stride == 0 && fm == NULL && rs == NULL;
     switch (wf) {
-    case OSC_SAW:
+    case AMP_SHAPE_SAW:
         if (steady) {
             osc_steady_saw(state, row, fq, am, am_stride, pw, sr, y, frames);
         } else {
-            osc_run(state, row, OSC_SAW, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
+            osc_run(state, row, AMP_SHAPE_SAW, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
         }
         break;
-    case OSC_SQUARE:
+    case AMP_SHAPE_SQUARE:
         if (steady && pw_stride == 0) {
             osc_steady_square(state, row, fq, am, am_stride, pw, sr, y, frames);
         } else {
-            osc_run(state, row, OSC_SQUARE, fq, fq_stride, fm, rs, am, am_stride, pw, pw_stride, sr, y, 0, frames);
+            osc_run(state, row, AMP_SHAPE_SQUARE, fq, fq_stride, fm, rs, am, am_stride, pw, pw_stride, sr, y, 0, frames);
         }
         break;
-    case OSC_TRIANGLE:
+    case AMP_SHAPE_TRIANGLE:
         if (steady) {
             osc_steady_triangle(state, row, fq, am, am_stride, pw, sr, y, frames);
         } else {
-            osc_run(state, row, OSC_TRIANGLE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
+            osc_run(state, row, AMP_SHAPE_TRIANGLE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
         }
         break;
     default:
         if (steady) {
             osc_steady_sine(state, row, fq, am, am_stride, pw, sr, y, frames);
         } else {
-            osc_run(state, row, OSC_SINE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
+            osc_run(state, row, AMP_SHAPE_SINE, fq, fq_stride, fm, rs, am, am_stride, pw, 0, sr, y, 0, frames);
         }
         break;
     }

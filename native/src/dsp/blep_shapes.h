@@ -1,0 +1,158 @@
+/* blep_shapes.h - the saw, square and triangle as the oscillator band-limits them: each naive
+ * shape over a phase p in [0, 1) is linear between breakpoints, so through the fixed
+ * minimum-phase lowpass of minblep_table.h it is the naive line delayed by the lowpass's mean
+ * delay, plus a tabulated residual per breakpoint (a step where the value jumps, a ramp where the
+ * slope changes). Residuals wait in a ring of AMP_SHAPE_RING samples until their sample comes.
+ * Here: the shapes, where a moving phase passes their breakpoints, and the residuals those
+ * schedule. The including file must not let the compiler contract products and sums, so that
+ * the same operations give the same bits everywhere. */
+#ifndef AMP_DSP_BLEP_SHAPES_H
+#define AMP_DSP_BLEP_SHAPES_H
+
+#include "minblep_table.h"
+#include "sine.h"
+
+#include <math.h>
+#include <stdint.h>
+
+enum { AMP_SHAPE_SINE = 0, AMP_SHAPE_SAW = 1, AMP_SHAPE_SQUARE = 2, AMP_SHAPE_TRIANGLE = 3 };
+
+#define AMP_SHAPE_RING 32 /* a power of two holding AMP_MINBLEP_TAPS samples of residuals */
+#define AMP_SHAPE_TWO_PI 6.283185307179586476925286766559
+
+/* The naive shape at p (pw: the square's pulse width); the sine for AMP_SHAPE_SINE. */
+static inline double amp_shape_naive(int wf, double p, double pw)
+{
+    switch (wf) {
+    case AMP_SHAPE_SAW:
+        return 2.0 * p - 1.0;
+    case AMP_SHAPE_SQUARE:
+        return p < pw ? 1.0 : -1.0;
+    case AMP_SHAPE_TRIANGLE: {
+        /* 0/1 weights rather than branches (exact: two terms are 0), so that loops vectorize. */
+        const double rising = p < 0.25 ? 1.0 : 0.0;
+        const double last = p >= 0.75 ? 1.0 : 0.0;
+        return rising * (4.0 * p) + (1.0 - rising - last) * (2.0 - 4.0 * p) + last * (4.0 * p - 4.0);
+    }
+    default:
+        return amp_sin_cycles(p, 0.0);
+    }
+}
+
+/* d naive / d phase. */
+static inline double amp_shape_slope(int wf, double p)
+{
+    switch (wf) {
+    case AMP_SHAPE_SAW:
+        return 2.0;
+    case AMP_SHAPE_SQUARE:
+        return 0.0;
+    case AMP_SHAPE_TRIANGLE:
+        return (p < 0.25 ? 8.0 : 0.0) + (p >= 0.75 ? 8.0 : 0.0) - 4.0;
+    default:
+        return AMP_SHAPE_TWO_PI * cos(AMP_SHAPE_TWO_PI * p);
+    }
+}
+
+/* Adds the residuals of a breakpoint x samples before the next sample (x in [0, 1)): a jump of
+ * `jump` in value and a change of `kink` per sample in slope. */
+static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
+{
+    double xp[AMP_MINBLEP_ORDER];
+    xp[0] = 1.0;
+    for (int j = 1; j < AMP_MINBLEP_ORDER; ++j) {
+        xp[j] = xp[j - 1] * x;
+    }
+    if (jump != 0.0) {
+        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+            double r = 0.0;
+            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
+                r += amp_minblep_step[k][j] * xp[j];
+            }
+            ring[(pos + k) & (AMP_SHAPE_RING - 1)] += jump * r;
+        }
+    }
+    if (kink != 0.0) {
+        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+            double r = 0.0;
+            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
+                r += amp_minblep_ramp[k][j] * xp[j];
+            }
+            ring[(pos + k) & (AMP_SHAPE_RING - 1)] += kink * r;
+        }
+    }
+    *pending = AMP_MINBLEP_TAPS;
+}
+
+/* Samples since the phase, moving by inc per sample (|inc| < 1) from prev to p with `wraps`
+ * whole cycles taken off, passed point c: in [0, 1] when it did, else -1. Counting crossings from
+ * the two phases and the wraps (not from distances) counts each exactly once, whatever the
+ * rounding. */
+static inline double amp_shape_since(double prev, double p, double wraps, double c, double inc)
+{
+    /* At c = 0 the comparisons are always true: the count is the wraps alone. */
+    const double count = c == 0.0 ? wraps : wraps + (double)(p >= c) - (double)(prev >= c);
+    const double a = fabs(inc);
+    if (count == 0.0 || !(a < 1.0) || a == 0.0) {
+        return -1.0;
+    }
+    double d = inc > 0.0 ? p - c : c - p;
+    if (d < 0.0) {
+        d += 1.0;
+    }
+    const double x = d / a;
+    return x > 1.0 ? 1.0 : x;
+}
+
+/* The saw's and triangle's breakpoints passed on the way from prev to p, counting those in
+ * [from, to) samples ago. */
+static inline void amp_shape_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
+                                   double wraps, double inc, double from, double to)
+{
+    if (wf == AMP_SHAPE_SAW) {
+        const double x = amp_shape_since(prev, p, wraps, 0.0, inc);
+        if (x >= from && x < to) {
+            amp_shape_schedule(ring, pos, pending, x, inc >= 0.0 ? -2.0 : 2.0, 0.0);
+        }
+    } else if (wf == AMP_SHAPE_TRIANGLE) {
+        const double a = fabs(inc);
+        const double x1 = amp_shape_since(prev, p, wraps, 0.25, inc);
+        if (x1 >= from && x1 < to) {
+            amp_shape_schedule(ring, pos, pending, x1, 0.0, -8.0 * a);
+        }
+        const double x2 = amp_shape_since(prev, p, wraps, 0.75, inc);
+        if (x2 >= from && x2 < to) {
+            amp_shape_schedule(ring, pos, pending, x2, 0.0, 8.0 * a);
+        }
+    }
+}
+
+/* The saw's or triangle's naive value minus delay * slope: the band-limited line between
+ * breakpoints. */
+static inline double amp_shape_line(int wf, double p, double width, double inc)
+{
+    return amp_shape_naive(wf, p, width) - amp_minblep_delay * amp_shape_slope(wf, p) * inc;
+}
+
+/* The square's level changed from `level` to `value` on this sample: the residual of the edge
+ * that did it, rising at p = 0, falling at the width (the other way round when the phase runs
+ * backwards). Where the width moved across the phase instead, or a reset jumped it, the edge is
+ * put inside this sample at the nearest time the phase allows. */
+static inline void amp_shape_square_edge(double *ring, int32_t pos, int32_t *pending, double value, double level, double p,
+                                   double width, double step, double since_reset)
+{
+    const int rising = value > level;
+    const double edge = (rising == (step >= 0.0)) ? 0.0 : width;
+    double d = step >= 0.0 ? p - edge : edge - p;
+    if (d < 0.0) {
+        d += 1.0;
+    }
+    double x = fabs(step) > 0.0 ? d / fabs(step) : 0.0;
+    x = x > 1.0 ? 1.0 : x;
+    if (since_reset >= 0.0 && x > since_reset) {
+        x = since_reset;
+    }
+    amp_shape_schedule(ring, pos, pending, x, value - level, 0.0);
+}
+
+#endif
