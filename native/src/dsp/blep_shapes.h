@@ -54,6 +54,32 @@ static inline double amp_shape_slope(int wf, double p)
     }
 }
 
+/* Adds scale times a tabulated residual, its polynomial in x evaluated at xp (the powers of x),
+ * to the ring's next AMP_MINBLEP_TAPS samples. */
+static inline void amp_shape_add_residual(double *ring, int32_t pos,
+                                          const double table[AMP_MINBLEP_TAPS][AMP_MINBLEP_ORDER],
+                                          const double *xp, double scale)
+{
+    for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+        double r = 0.0;
+        for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
+            r += table[k][j] * xp[j];
+        }
+        ring[(pos + k) & (AMP_SHAPE_RING - 1)] += scale * r;
+    }
+}
+
+/* The residual due at the ring's slot pos, taken out of the ring (pending > 0): the slot is cleared
+ * and pos moves on. */
+static inline double amp_shape_take(double *ring, int32_t *pos, int32_t *pending)
+{
+    const double residual = ring[*pos];
+    ring[*pos] = 0.0;
+    *pos = (*pos + 1) & (AMP_SHAPE_RING - 1);
+    --*pending;
+    return residual;
+}
+
 /* Adds the residuals of a breakpoint x samples before the next sample (x in [0, 1)): a jump of
  * `jump` in value and a change of `kink` per sample in slope. */
 static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
@@ -64,22 +90,10 @@ static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pendin
         xp[j] = xp[j - 1] * x;
     }
     if (jump != 0.0) {
-        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
-            double r = 0.0;
-            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
-                r += amp_minblep_step[k][j] * xp[j];
-            }
-            ring[(pos + k) & (AMP_SHAPE_RING - 1)] += jump * r;
-        }
+        amp_shape_add_residual(ring, pos, amp_minblep_step, xp, jump);
     }
     if (kink != 0.0) {
-        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
-            double r = 0.0;
-            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
-                r += amp_minblep_ramp[k][j] * xp[j];
-            }
-            ring[(pos + k) & (AMP_SHAPE_RING - 1)] += kink * r;
-        }
+        amp_shape_add_residual(ring, pos, amp_minblep_ramp, xp, kink);
     }
     *pending = AMP_MINBLEP_TAPS;
 }

@@ -205,10 +205,7 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
             sine_lo[f - begin] = phase.lo;
             sine_residual[f - begin] = -0.0;
             if (pending > 0) {
-                sine_residual[f - begin] = ring[pos];
-                ring[pos] = 0.0;
-                pos = (pos + 1) & (AMP_SHAPE_RING - 1);
-                --pending;
+                sine_residual[f - begin] = amp_shape_take(ring, &pos, &pending);
             }
             started = 1;
             step_hi = inc_hi;
@@ -226,10 +223,7 @@ static inline __attribute__((always_inline)) void osc_run(const OscillatorState 
             value = amp_shape_line(wf, phase.hi, width, inc_hi);
         }
         if (pending > 0) {
-            value += ring[pos];
-            ring[pos] = 0.0;
-            pos = (pos + 1) & (AMP_SHAPE_RING - 1);
-            --pending;
+            value += amp_shape_take(ring, &pos, &pending);
         }
         y[f] = am[f * am_stride] * value;
         started = 1;
@@ -322,10 +316,7 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
         if (wf == AMP_SHAPE_SINE) {
             /* No breakpoints: only a reset's residuals, already pending, go in. */
             for (int32_t i = 0; i < n && pending > 0; ++i) {
-                out[i] += ring[pos];
-                ring[pos] = 0.0;
-                pos = (pos + 1) & (AMP_SHAPE_RING - 1);
-                --pending;
+                out[i] += amp_shape_take(ring, &pos, &pending);
             }
         } else {
             double q = wf == AMP_SHAPE_SQUARE ? level
@@ -387,10 +378,7 @@ static inline __attribute__((always_inline)) void osc_run_steady(const Oscillato
                     known = i + 1;
                 }
                 if (pending > 0) {
-                    out[i] += ring[pos];
-                    ring[pos] = 0.0;
-                    pos = (pos + 1) & (AMP_SHAPE_RING - 1);
-                    --pending;
+                    out[i] += amp_shape_take(ring, &pos, &pending);
                 }
                 ++i;
             }
