@@ -7,6 +7,7 @@ never rendered.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -64,11 +65,15 @@ def parse_optimisations(disabled: Iterable[str] | None) -> int:
 def _dependencies(topo: GraphTopology) -> list[list[int]]:
     """Nodes each node must run after within a block (edges into a block-delay node don't count)."""
     deps: list[list[int]] = [[] for _ in topo.names]
+    # A set per node beside its list: a mix of thousands of inputs must not search its list per edge.
+    known: list[set[int]] = [set() for _ in topo.names]
     for source, _output, target, _input in topo.edges:
-        if topo.specs[target].block_delay == 0 and source not in deps[target]:
+        if topo.specs[target].block_delay == 0 and source not in known[target]:
+            known[target].add(source)
             deps[target].append(source)
     for source, _output, _channel, target, *_ in topo.modulations:
-        if source not in deps[target]:
+        if source not in known[target]:
+            known[target].add(source)
             deps[target].append(source)
     return deps
 
@@ -98,8 +103,6 @@ def _order(topo: GraphTopology) -> list[int]:
     ready = [n for n, count in enumerate(pending) if count == 0]
     order: list[int] = []
     # Lowest index first keeps the order stable as the user built the graph.
-    import heapq
-
     heapq.heapify(ready)
     while ready:
         node = heapq.heappop(ready)
@@ -120,6 +123,10 @@ def _order(topo: GraphTopology) -> list[int]:
 
 def _channels(topo: GraphTopology, order: list[int]) -> list[int]:
     channels = [0] * len(topo.names)
+    # sources feeding each (node, input), gathered once rather than searched for per node
+    feeding: dict[tuple[int, int], list[int]] = {}
+    for source, _output, target, port in topo.edges:
+        feeding.setdefault((target, port), []).append(source)
     for node in order:
         spec = topo.specs[node]
         if spec.channel_rule == "fixed":
@@ -128,7 +135,7 @@ def _channels(topo: GraphTopology, order: list[int]) -> list[int]:
             count = int(topo.params[node][spec.channel_value])
         else:
             port = spec.input_index(spec.channel_value)
-            widths = [channels[s] for s, _o, t, i in topo.edges if t == node and i == port]
+            widths = [channels[s] for s in feeding.get((node, port), ())]
             count = max(widths, default=1)
         channels[node] = count
     for source, _output, channel, target, param, _mode, _scale in topo.modulations:
@@ -166,6 +173,34 @@ def _lifetimes(topo: GraphTopology, order: list[int], value_of) -> tuple[list[in
         v = value_of(source, output)
         death[v] = max(death[v], position[target])
     return birth, death
+
+
+def _assign_buffers(birth: list[int], death: list[int], width: list[int]) -> tuple[list[int], int]:
+    """A buffer for every value, in order of birth: the lowest-numbered buffer of the value's width
+    whose last value died before this one is born, or a new one.
+
+    Births come in order, so a buffer once free stays free until it is taken: buffers wait in a heap
+    by the position their value dies, and move to a heap of free buffers (lowest number first) of
+    their width once a birth passes it. That makes each value O(log values) instead of a scan of
+    every buffer, and picks the very buffer the scan would.
+    """
+    buffer_of = [0] * len(birth)
+    busy: list[tuple[int, int, int]] = []  # (death, buffer, width)
+    free: dict[int, list[int]] = {}
+    count = 0
+    for v in sorted(range(len(birth)), key=lambda v: (birth[v], v)):
+        while busy and busy[0][0] < birth[v]:
+            _death, buffer, w = heapq.heappop(busy)
+            heapq.heappush(free.setdefault(w, []), buffer)
+        available = free.get(width[v])
+        if available:
+            chosen = heapq.heappop(available)
+        else:
+            chosen = count
+            count += 1
+        heapq.heappush(busy, (death[v], chosen, width[v]))
+        buffer_of[v] = chosen
+    return buffer_of, count
 
 
 def _fusion_groups(topo: GraphTopology, order: list[int]) -> list[list[int]]:
@@ -222,20 +257,7 @@ def compile_plan(topo: GraphTopology, disabled_optimisations: int = 0) -> Compil
         for node, spec in enumerate(topo.specs):
             for output in range(len(spec.outputs)):
                 channel_of_value[value_of(node, output)] = channels[node]
-        free_after: list[tuple[int, int]] = []  # (death, channels) per buffer
-        for v in sorted(range(total), key=lambda v: (birth[v], v)):
-            chosen = -1
-            for b, (last_death, width) in enumerate(free_after):
-                if last_death < birth[v] and width == channel_of_value[v]:
-                    chosen = b
-                    break
-            if chosen < 0:
-                free_after.append((death[v], channel_of_value[v]))
-                chosen = len(free_after) - 1
-            else:
-                free_after[chosen] = (death[v], channel_of_value[v])
-            buffer_of[v] = chosen
-        buffer_count = len(free_after)
+        buffer_of, buffer_count = _assign_buffers(birth, death, channel_of_value)
         applied |= OPT_BUFFER_REUSE
     values = [
         PlanValue(node, output, channels[node], buffer_of[value_of(node, output)])

@@ -71,6 +71,42 @@ static int32_t check_param_value(AmpCursor *c, const AmpDescNode *node, const Am
     return AMP_OK;
 }
 
+/* Node names seen so far, in an open-addressed table of node index + 1 (0: empty) at most half
+ * full, so that a duplicate is found in constant time rather than by comparing with every node
+ * before it: a descriptor of many nodes must not take quadratic time to refuse or accept. */
+typedef struct NameTable {
+    uint32_t *slots;
+    size_t mask;
+} NameTable;
+
+static uint64_t name_hash(const char *name)
+{
+    uint64_t hash = 1469598103934665603ull; /* FNV-1a */
+    for (const char *p = name; *p; ++p) {
+        hash ^= (uint8_t)*p;
+        hash *= 1099511628211ull;
+    }
+    return hash;
+}
+
+/* The index of the node already named `name`, or UINT32_MAX after adding node `index` under it. */
+static uint32_t name_table_insert(NameTable *table, const AmpDescNode *nodes, uint32_t index)
+{
+    const char *name = nodes[index].name;
+    for (size_t slot = (size_t)name_hash(name) & table->mask;; slot = (slot + 1) & table->mask) {
+        const uint32_t held = table->slots[slot];
+        if (held == 0) {
+            table->slots[slot] = index + 1;
+            return UINT32_MAX;
+        }
+        if (strcmp(nodes[held - 1].name, name) == 0) {
+            return held - 1;
+        }
+    }
+}
+
+static int32_t read_node_entries(AmpDescriptor *desc, AmpCursor *c, NameTable *names);
+
 static int32_t read_nodes(AmpDescriptor *desc, AmpCursor *c)
 {
     int32_t status;
@@ -88,6 +124,26 @@ static int32_t read_nodes(AmpDescriptor *desc, AmpCursor *c)
         return amp_error_set(c->error, AMP_ERR_OUT_OF_MEMORY, c->stage, NULL, -1, "no memory for %u nodes", count);
     }
     desc->node_count = count;
+    /* The count is already checked against the bytes the section holds (14 per node), so the
+     * table, at 2 to 4 slots of 4 bytes per node, is bounded by the blob's own size. */
+    size_t capacity = 16;
+    while (capacity < 2 * (size_t)count) {
+        capacity *= 2;
+    }
+    NameTable names = {(uint32_t *)calloc(capacity, sizeof(uint32_t)), capacity - 1};
+    if (names.slots == NULL) {
+        return amp_error_set(c->error, AMP_ERR_OUT_OF_MEMORY, c->stage, NULL, -1, "no memory for %u node names",
+                             count);
+    }
+    status = read_node_entries(desc, c, &names);
+    free(names.slots);
+    return status;
+}
+
+static int32_t read_node_entries(AmpDescriptor *desc, AmpCursor *c, NameTable *names)
+{
+    int32_t status;
+    const uint32_t count = desc->node_count;
     for (uint32_t i = 0; i < count; ++i) {
         AmpDescNode *node = &desc->nodes[i];
         char type_name[64];
@@ -95,10 +151,9 @@ static int32_t read_nodes(AmpDescriptor *desc, AmpCursor *c)
             (status = amp_cursor_name(c, "node type", type_name, sizeof(type_name))) != AMP_OK) {
             return status;
         }
-        for (uint32_t j = 0; j < i; ++j) {
-            if (strcmp(desc->nodes[j].name, node->name) == 0) {
-                return amp_format_error(c, "node name '%s' is used twice (nodes %u and %u)", node->name, j, i);
-            }
+        const uint32_t earlier = name_table_insert(names, desc->nodes, i);
+        if (earlier != UINT32_MAX) {
+            return amp_format_error(c, "node name '%s' is used twice (nodes %u and %u)", node->name, earlier, i);
         }
         node->spec = amp_catalogue_find(type_name, strlen(type_name));
         if (node->spec == NULL) {
@@ -152,6 +207,8 @@ static int32_t check_node_index(AmpCursor *c, const AmpDescriptor *desc, const c
     return AMP_OK;
 }
 
+static int32_t read_edge_entries(AmpDescriptor *desc, AmpCursor *c, const uint32_t *port_base, uint8_t *connected);
+
 static int32_t read_edges(AmpDescriptor *desc, AmpCursor *c)
 {
     int32_t status;
@@ -165,6 +222,37 @@ static int32_t read_edges(AmpDescriptor *desc, AmpCursor *c)
         return amp_error_set(c->error, AMP_ERR_OUT_OF_MEMORY, c->stage, NULL, -1, "no memory for %u edges", count);
     }
     desc->edge_count = count;
+    if (count == 0) {
+        return amp_cursor_expect_end(c);
+    }
+    if (desc->nodes == NULL) {
+        return read_edge_entries(desc, c, NULL, NULL); /* refuses the first edge, naming the order */
+    }
+    /* One flag per input port of every node, found at port_base[node] + input: an input that takes
+     * one connection is checked against it in constant time instead of against every edge before
+     * it. The nodes are in memory already (14 blob bytes each), each with a few inputs, so these
+     * are bounded by the blob's size too. */
+    uint32_t *port_base = (uint32_t *)calloc((size_t)desc->node_count + 1, sizeof(uint32_t));
+    size_t ports = 0;
+    for (uint32_t n = 0; port_base != NULL && n < desc->node_count; ++n) {
+        port_base[n] = (uint32_t)ports;
+        ports += (size_t)desc->nodes[n].spec->num_inputs;
+    }
+    uint8_t *connected = port_base == NULL || ports > UINT32_MAX ? NULL : (uint8_t *)calloc(ports + 1, 1);
+    if (connected == NULL) {
+        free(port_base);
+        return amp_error_set(c->error, AMP_ERR_OUT_OF_MEMORY, c->stage, NULL, -1, "no memory for %u edges", count);
+    }
+    status = read_edge_entries(desc, c, port_base, connected);
+    free(port_base);
+    free(connected);
+    return status;
+}
+
+static int32_t read_edge_entries(AmpDescriptor *desc, AmpCursor *c, const uint32_t *port_base, uint8_t *connected)
+{
+    int32_t status;
+    const uint32_t count = desc->edge_count;
     for (uint32_t i = 0; i < count; ++i) {
         AmpDescEdge *e = &desc->edges[i];
         if ((status = amp_cursor_u32(c, "edge source", &e->src_node)) != AMP_OK ||
@@ -186,12 +274,12 @@ static int32_t read_edges(AmpDescriptor *desc, AmpCursor *c)
                                     dst->spec->type_name, e->dst_input);
         }
         if (!(dst->spec->inputs[e->dst_input].flags & AMP_PORT_MULTI)) {
-            for (uint32_t j = 0; j < i; ++j) {
-                if (desc->edges[j].dst_node == e->dst_node && desc->edges[j].dst_input == e->dst_input) {
-                    return amp_format_error(c, "edge %u: input '%s' of node '%s' is already connected", i,
-                                            dst->spec->inputs[e->dst_input].name, dst->name);
-                }
+            uint8_t *flag = &connected[port_base[e->dst_node] + e->dst_input];
+            if (*flag) {
+                return amp_format_error(c, "edge %u: input '%s' of node '%s' is already connected", i,
+                                        dst->spec->inputs[e->dst_input].name, dst->name);
             }
+            *flag = 1;
         }
     }
     return amp_cursor_expect_end(c);
@@ -259,6 +347,8 @@ static int32_t read_modulations(AmpDescriptor *desc, AmpCursor *c)
     return amp_cursor_expect_end(c);
 }
 
+static int32_t read_binding_entries(AmpDescriptor *desc, AmpCursor *c, uint64_t *bound);
+
 static int32_t read_bindings(AmpDescriptor *desc, AmpCursor *c)
 {
     int32_t status;
@@ -272,6 +362,26 @@ static int32_t read_bindings(AmpDescriptor *desc, AmpCursor *c)
         return amp_error_set(c->error, AMP_ERR_OUT_OF_MEMORY, c->stage, NULL, -1, "no memory");
     }
     desc->binding_count = count;
+    if (count == 0) {
+        return amp_cursor_expect_end(c);
+    }
+    if (desc->nodes == NULL) {
+        return read_binding_entries(desc, c, NULL); /* refuses the first binding, naming the order */
+    }
+    /* the parameters of each node bound so far, as a mask (a node has fewer than 64 parameters) */
+    uint64_t *bound = (uint64_t *)calloc(desc->node_count, sizeof(uint64_t));
+    if (bound == NULL) {
+        return amp_error_set(c->error, AMP_ERR_OUT_OF_MEMORY, c->stage, NULL, -1, "no memory");
+    }
+    status = read_binding_entries(desc, c, bound);
+    free(bound);
+    return status;
+}
+
+static int32_t read_binding_entries(AmpDescriptor *desc, AmpCursor *c, uint64_t *bound)
+{
+    int32_t status;
+    const uint32_t count = desc->binding_count;
     for (uint32_t i = 0; i < count; ++i) {
         AmpDescBinding *b = &desc->bindings[i];
         char param_name[64];
@@ -282,12 +392,11 @@ static int32_t read_bindings(AmpDescriptor *desc, AmpCursor *c)
             (status = check_param_target(c, desc, b->node, param_name, &b->param, "binding")) != AMP_OK) {
             return status;
         }
-        for (uint32_t j = 0; j < i; ++j) {
-            if (desc->bindings[j].node == b->node && desc->bindings[j].param == b->param) {
-                return amp_format_error(c, "parameter '%s' of node '%s' is bound to a control key twice",
-                                        param_name, desc->nodes[b->node].name);
-            }
+        if (bound[b->node] & (1ull << b->param)) {
+            return amp_format_error(c, "parameter '%s' of node '%s' is bound to a control key twice",
+                                    param_name, desc->nodes[b->node].name);
         }
+        bound[b->node] |= 1ull << b->param;
     }
     return amp_cursor_expect_end(c);
 }

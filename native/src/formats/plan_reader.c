@@ -155,8 +155,55 @@ static int32_t plan_error(AmpErrorInfo *error, const char *node, const char *for
     return amp_error_set(error, AMP_ERR_FORMAT, "plan", node, -1, format, a, b, x, y);
 }
 
+/* The edges into each node, in edge order: node n's are edges[into[first[n] .. first[n + 1])]. */
+typedef struct EdgesInto {
+    uint32_t *first;
+    uint32_t *into;
+} EdgesInto;
+
+static int edges_into(const AmpDescriptor *desc, EdgesInto *out)
+{
+    out->first = (uint32_t *)calloc((size_t)desc->node_count + 2, sizeof(uint32_t));
+    out->into = (uint32_t *)calloc((size_t)desc->edge_count + 1, sizeof(uint32_t));
+    if (out->first == NULL || out->into == NULL) {
+        free(out->first);
+        free(out->into);
+        return 0;
+    }
+    for (uint32_t e = 0; e < desc->edge_count; ++e) {
+        ++out->first[desc->edges[e].dst_node + 2];
+    }
+    for (uint32_t n = 0; n < desc->node_count; ++n) {
+        out->first[n + 2] += out->first[n + 1];
+    }
+    /* first[n + 1] now counts the edges into nodes before n; filling advances it to first[n + 2]'s
+     * old value, leaving first[n] .. first[n + 1] as node n's range */
+    for (uint32_t e = 0; e < desc->edge_count; ++e) {
+        out->into[out->first[desc->edges[e].dst_node + 1]++] = e;
+    }
+    return 1;
+}
+
+static int32_t node_channels(const AmpDescriptor *desc, const uint32_t *order, uint32_t *channels,
+                             const EdgesInto *edges, AmpErrorInfo *error);
+
 int32_t amp_plan_node_channels(const AmpDescriptor *desc, const uint32_t *order, uint32_t *channels,
                                AmpErrorInfo *error)
+{
+    /* Indexed once, so that a node taking its width from its inputs looks only at its own edges:
+     * searching every edge per node made a large graph quadratic. */
+    EdgesInto edges;
+    if (!edges_into(desc, &edges)) {
+        return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "plan", NULL, -1, "no memory");
+    }
+    const int32_t status = node_channels(desc, order, channels, &edges, error);
+    free(edges.first);
+    free(edges.into);
+    return status;
+}
+
+static int32_t node_channels(const AmpDescriptor *desc, const uint32_t *order, uint32_t *channels,
+                             const EdgesInto *edges, AmpErrorInfo *error)
 {
     for (uint32_t k = 0; k < desc->node_count; ++k) {
         const uint32_t n = order[k];
@@ -169,9 +216,9 @@ int32_t amp_plan_node_channels(const AmpDescriptor *desc, const uint32_t *order,
             count = (uint32_t)node->params[spec->channel_value];
         } else {
             count = 0;
-            for (uint32_t e = 0; e < desc->edge_count; ++e) {
-                const AmpDescEdge *edge = &desc->edges[e];
-                if (edge->dst_node == n && edge->dst_input == (uint32_t)spec->channel_value) {
+            for (uint32_t i = edges->first[n]; i < edges->first[n + 1]; ++i) {
+                const AmpDescEdge *edge = &desc->edges[edges->into[i]];
+                if (edge->dst_input == (uint32_t)spec->channel_value) {
                     if (channels[edge->src_node] == 0) {
                         return amp_error_set(error, AMP_ERR_FORMAT, "plan", node->name, -1,
                                              "node '%s' takes its channel count from '%s', which runs after it",
@@ -195,6 +242,79 @@ int32_t amp_plan_node_channels(const AmpDescriptor *desc, const uint32_t *order,
     return AMP_OK;
 }
 
+/* Values sharing a buffer must not be alive at once, and must have as many channels. The values are
+ * sorted by buffer, then by birth (then index): within a buffer each must be born after the last
+ * use of every value before it, which is a running maximum, so the check is a sort and a sweep
+ * rather than a comparison of every pair. Every buffer must hold some value. */
+typedef struct ValueLife {
+    uint32_t buffer;
+    uint32_t birth;
+    uint32_t value;
+} ValueLife;
+
+static int compare_lives(const void *a, const void *b)
+{
+    const ValueLife *x = (const ValueLife *)a;
+    const ValueLife *y = (const ValueLife *)b;
+    if (x->buffer != y->buffer) {
+        return x->buffer < y->buffer ? -1 : 1;
+    }
+    if (x->birth != y->birth) {
+        return x->birth < y->birth ? -1 : 1;
+    }
+    return x->value < y->value ? -1 : (x->value > y->value);
+}
+
+static int32_t check_buffers(const AmpDescriptor *desc, const AmpPlan *plan, const uint32_t *birth,
+                             const uint32_t *death, AmpErrorInfo *error)
+{
+    const uint32_t count = plan->value_count;
+    ValueLife *lives = (ValueLife *)calloc((size_t)count + 1, sizeof(ValueLife));
+    if (lives == NULL) {
+        return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "plan", NULL, -1, "no memory");
+    }
+    for (uint32_t v = 0; v < count; ++v) {
+        lives[v] = (ValueLife){plan->values[v].buffer, birth[v], v};
+    }
+    qsort(lives, count, sizeof(ValueLife), compare_lives);
+    int32_t status = AMP_OK;
+    uint32_t next_buffer = 0; /* every buffer below it holds a value */
+    uint32_t alive_until = 0; /* the last use of the values before, in this buffer */
+    uint32_t longest = 0;     /* the value that lives until then */
+    for (uint32_t i = 0; i < count && status == AMP_OK; ++i) {
+        const uint32_t b = lives[i].buffer;
+        const uint32_t v = lives[i].value;
+        if (i == 0 || b != lives[i - 1].buffer) {
+            if (b != next_buffer) {
+                break; /* buffer next_buffer holds nothing: reported below */
+            }
+            ++next_buffer;
+            alive_until = death[v];
+            longest = v;
+            continue;
+        }
+        const AmpPlanValue *value = &plan->values[v];
+        const AmpPlanValue *other = &plan->values[longest];
+        if (birth[v] <= alive_until) {
+            status = amp_error_set(error, AMP_ERR_FORMAT, "plan", desc->nodes[value->node].name, -1,
+                                   "buffer %u holds outputs of '%s' and '%s' while both are alive", b,
+                                   desc->nodes[other->node].name, desc->nodes[value->node].name);
+        } else if (plan->values[lives[i - 1].value].channels != value->channels) {
+            status = amp_error_set(error, AMP_ERR_FORMAT, "plan", desc->nodes[value->node].name, -1,
+                                   "buffer %u is shared by values of %u and %u channels", b,
+                                   plan->values[lives[i - 1].value].channels, value->channels);
+        } else if (death[v] > alive_until) {
+            alive_until = death[v];
+            longest = v;
+        }
+    }
+    if (status == AMP_OK && next_buffer < plan->buffer_count) {
+        status = amp_error_set(error, AMP_ERR_FORMAT, "plan", NULL, -1, "buffer %u holds no value", next_buffer);
+    }
+    free(lives);
+    return status;
+}
+
 static int32_t check_plan(const AmpDescriptor *desc, AmpPlan *plan, AmpErrorInfo *error)
 {
     const uint32_t n = desc->node_count;
@@ -209,7 +329,6 @@ static int32_t check_plan(const AmpDescriptor *desc, AmpPlan *plan, AmpErrorInfo
     uint32_t *position = (uint32_t *)calloc(n, sizeof(uint32_t));
     uint32_t *birth = NULL;
     uint32_t *death = NULL;
-    uint32_t *buffer_owner = NULL;
     int32_t status = AMP_OK;
     plan->node_channels = (uint32_t *)calloc(n, sizeof(uint32_t));
     plan->value_base = (uint32_t *)calloc((size_t)n + 1, sizeof(uint32_t));
@@ -295,8 +414,7 @@ static int32_t check_plan(const AmpDescriptor *desc, AmpPlan *plan, AmpErrorInfo
     }
     birth = (uint32_t *)calloc((size_t)expected + 1, sizeof(uint32_t));
     death = (uint32_t *)calloc((size_t)expected + 1, sizeof(uint32_t));
-    buffer_owner = (uint32_t *)calloc((size_t)plan->buffer_count + 1, sizeof(uint32_t));
-    if (birth == NULL || death == NULL || buffer_owner == NULL) {
+    if (birth == NULL || death == NULL) {
         status = amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "plan", NULL, -1, "no memory");
         goto done;
     }
@@ -346,40 +464,8 @@ static int32_t check_plan(const AmpDescriptor *desc, AmpPlan *plan, AmpErrorInfo
             death[v] = position[mod->dst_node];
         }
     }
-    /* Values sharing a buffer must not overlap: sorted by birth, each must be born after the
-     * previous one's last use. O(values * buffers) is fine at graph-creation time. */
-    for (uint32_t b = 0; b < plan->buffer_count; ++b) {
-        uint32_t users = 0;
-        for (uint32_t v = 0; v < expected; ++v) {
-            if (plan->values[v].buffer != b) {
-                continue;
-            }
-            ++users;
-            for (uint32_t w = 0; w < v; ++w) {
-                if (plan->values[w].buffer != b) {
-                    continue;
-                }
-                const int disjoint = death[v] < birth[w] || death[w] < birth[v];
-                if (!disjoint) {
-                    status = amp_error_set(
-                        error, AMP_ERR_FORMAT, "plan", desc->nodes[plan->values[v].node].name, -1,
-                        "buffer %u holds outputs of '%s' and '%s' while both are alive", b,
-                        desc->nodes[plan->values[w].node].name, desc->nodes[plan->values[v].node].name);
-                    goto done;
-                }
-                if (plan->values[w].channels != plan->values[v].channels) {
-                    status = amp_error_set(error, AMP_ERR_FORMAT, "plan", desc->nodes[plan->values[v].node].name,
-                                           -1, "buffer %u is shared by values of %u and %u channels", b,
-                                           plan->values[w].channels, plan->values[v].channels);
-                    goto done;
-                }
-            }
-        }
-        if (users == 0) {
-            status = amp_error_set(error, AMP_ERR_FORMAT, "plan", NULL, -1, "buffer %u holds no value", b);
-            goto done;
-        }
-        buffer_owner[b] = users;
+    if ((status = check_buffers(desc, plan, birth, death, error)) != AMP_OK) {
+        goto done;
     }
     /* routes: a permutation of the descriptor's modulations */
     if (plan->route_count != desc->modulation_count) {
@@ -387,19 +473,27 @@ static int32_t check_plan(const AmpDescriptor *desc, AmpPlan *plan, AmpErrorInfo
                                plan->route_count, desc->modulation_count);
         goto done;
     }
-    memset(position, 0, n * sizeof(uint32_t));
-    for (uint32_t r = 0; r < plan->route_count; ++r) {
-        if (plan->routes[r] >= desc->modulation_count) {
-            status = amp_error_set(error, AMP_ERR_FORMAT, "plan", NULL, -1, "route %u names modulation %u of %u", r,
-                                   plan->routes[r], desc->modulation_count);
+    {
+        /* one flag per modulation: a route seen twice is found without comparing every pair */
+        uint8_t *routed = (uint8_t *)calloc((size_t)desc->modulation_count + 1, 1);
+        if (routed == NULL) {
+            status = amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "plan", NULL, -1, "no memory");
             goto done;
         }
-        for (uint32_t q = 0; q < r; ++q) {
-            if (plan->routes[q] == plan->routes[r]) {
+        for (uint32_t r = 0; r < plan->route_count && status == AMP_OK; ++r) {
+            if (plan->routes[r] >= desc->modulation_count) {
+                status = amp_error_set(error, AMP_ERR_FORMAT, "plan", NULL, -1, "route %u names modulation %u of %u",
+                                       r, plan->routes[r], desc->modulation_count);
+            } else if (routed[plan->routes[r]]) {
                 status = amp_error_set(error, AMP_ERR_FORMAT, "plan", NULL, -1, "modulation %u is routed twice",
                                        plan->routes[r]);
-                goto done;
+            } else {
+                routed[plan->routes[r]] = 1;
             }
+        }
+        free(routed);
+        if (status != AMP_OK) {
+            goto done;
         }
     }
     /* fusion groups: disjoint runs of consecutive nodes in the order */
@@ -435,7 +529,6 @@ done:
     free(position);
     free(birth);
     free(death);
-    free(buffer_owner);
     return status;
 }
 

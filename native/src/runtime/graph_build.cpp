@@ -16,7 +16,10 @@
 #include <functional>
 #include <map>
 #include <queue>
+#include <string>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 
 namespace amp {
 
@@ -126,16 +129,31 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
             node.param_sources[static_cast<size_t>(p)].held = node.desc->params[p];
         }
     }
-    // Connections, grouped by port in edge order so that a multi-input sums in a fixed order.
+    // Connections, grouped by port in edge order so that a multi-input sums in a fixed order. The
+    // edges into each node are listed first (in edge order), so that a node looks only at its own.
+    std::vector<uint32_t> into_first(desc_.node_count + 1, 0);
+    std::vector<uint32_t> into(desc_.edge_count, 0);
+    for (uint32_t e = 0; e < desc_.edge_count; ++e) {
+        ++into_first[desc_.edges[e].dst_node + 1];
+    }
+    for (uint32_t i = 0; i < desc_.node_count; ++i) {
+        into_first[i + 1] += into_first[i];
+    }
+    {
+        std::vector<uint32_t> fill(into_first.begin(), into_first.end() - 1);
+        for (uint32_t e = 0; e < desc_.edge_count; ++e) {
+            into[fill[desc_.edges[e].dst_node]++] = e;
+        }
+    }
     std::vector<std::vector<int32_t>> port_channels(desc_.node_count);
     for (uint32_t i = 0; i < desc_.node_count; ++i) {
         NodeInstance &node = nodes_[i];
         port_channels[i].assign(static_cast<size_t>(node.spec->num_inputs), 0);
         node.port_counts.assign(static_cast<size_t>(node.spec->num_inputs), 0);
         for (int port = 0; port < node.spec->num_inputs; ++port) {
-            for (uint32_t e = 0; e < desc_.edge_count; ++e) {
-                const AmpDescEdge &edge = desc_.edges[e];
-                if (edge.dst_node == i && edge.dst_input == static_cast<uint32_t>(port)) {
+            for (uint32_t k = into_first[i]; k < into_first[i + 1]; ++k) {
+                const AmpDescEdge &edge = desc_.edges[into[k]];
+                if (edge.dst_input == static_cast<uint32_t>(port)) {
                     const uint32_t v = plan_.value_base[edge.src_node] + edge.src_output;
                     const int32_t channels = static_cast<int32_t>(plan_.values[v].channels);
                     node.input_values.push_back(v);
@@ -152,19 +170,17 @@ int32_t Graph::build_nodes(AmpErrorInfo *error)
         ParamSource &source = nodes_[mod.dst_node].param_sources[mod.param];
         (mod.mode == AMP_MOD_ADD ? source.add_routes : source.mul_routes).push_back(m);
     }
+    std::unordered_map<std::string, int> key_index;  // many bindings may name many keys
     for (uint32_t b = 0; b < desc_.binding_count; ++b) {
         const AmpDescBinding &binding = desc_.bindings[b];
-        int found = -1;
-        for (size_t k = 0; k < keys_.size(); ++k) {
-            if (keys_[k].name == binding.key) {
-                found = static_cast<int>(k);
-            }
-        }
+        auto known = key_index.find(binding.key);
+        int found = known == key_index.end() ? -1 : known->second;
         if (found < 0) {
             ControlKey key;
             key.name = binding.key;
             keys_.push_back(std::move(key));
             found = static_cast<int>(keys_.size() - 1);
+            key_index.emplace(binding.key, found);
         }
         ParamSource &source = nodes_[binding.node].param_sources[binding.param];
         source.binding = found;
@@ -304,12 +320,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     // its absorb process; modulation is read where the target's parameters are prepared).
     const uint32_t values = plan_.value_count;
     std::vector<std::vector<uint32_t>> readers(values);
-    auto add_reader = [&readers](uint32_t value, uint32_t process) {
-        std::vector<uint32_t> &list = readers[value];
-        if (std::find(list.begin(), list.end(), process) == list.end()) {
-            list.push_back(process);
-        }
-    };
+    auto add_reader = [&readers](uint32_t value, uint32_t process) { readers[value].push_back(process); };
     std::vector<uint32_t> connections_seen(n, 0);  // edges into a staged node so far: its connection index
     for (uint32_t e = 0; e < desc_.edge_count; ++e) {
         const AmpDescEdge &edge = desc_.edges[e];
@@ -324,6 +335,22 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     for (uint32_t m = 0; m < desc_.modulation_count; ++m) {
         const AmpDescModulation &mod = desc_.modulations[m];
         add_reader(plan_.value_base[mod.src_node] + mod.src_output, run_process[mod.dst_node]);
+    }
+    // Each reader once, where it first appears: marked with the value being cleaned, so that a
+    // value read by thousands of processes (an LFO on every voice) is not searched per reader.
+    {
+        std::vector<uint32_t> marked(processes_.size(), UINT32_MAX);
+        for (uint32_t v = 0; v < values; ++v) {
+            std::vector<uint32_t> &list = readers[v];
+            size_t kept = 0;
+            for (uint32_t reader : list) {
+                if (marked[reader] != v) {
+                    marked[reader] = v;
+                    list[kept++] = reader;
+                }
+            }
+            list.resize(kept);
+        }
     }
 
     // The data dependencies decide the firing order and which thread fires each process. A stage
@@ -378,8 +405,9 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     for (size_t i = 0; i < network_.order().size(); ++i) {
         position[network_.order()[i]] = i;
     }
-    // Values read only inside their own process share storage as the plan's buffers say.
-    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> internal_buffers(processes_.size());  // (buffer, value)
+    // Values read only inside their own process share storage as the plan's buffers say: by
+    // (process, buffer, channels), the value that first took memory for it.
+    std::map<std::tuple<uint32_t, uint32_t, int32_t>, uint32_t> internal_buffers;
     for (uint32_t v = 0; v < values; ++v) {
         const AmpPlanValue &value = plan_.values[v];
         const uint32_t producer = run_process[value.node];
@@ -429,10 +457,9 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             AMP_LOG_ALLOCATION("channel", count * sizeof(double));
             continue;
         }
-        for (const auto &shared : internal_buffers[producer]) {
-            if (shared.first == value.buffer && stores_[shared.second].channels == store.channels) {
-                store.data = stores_[shared.second].data;
-            }
+        const auto shared = internal_buffers.find(std::make_tuple(producer, value.buffer, store.channels));
+        if (shared != internal_buffers.end()) {
+            store.data = stores_[shared->second].data;
         }
         if (store.data == nullptr) {
             store.data = allocate_zeroed(store.slot_size);
@@ -442,7 +469,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             }
             allocations_.push_back(store.data);
             AMP_LOG_ALLOCATION("buffer", store.slot_size * sizeof(double));
-            internal_buffers[producer].emplace_back(value.buffer, v);
+            internal_buffers.emplace(std::make_tuple(producer, value.buffer, store.channels), v);
         }
     }
     // Spans by their first place; each takes the memory (of its size) that has been free longest,
