@@ -72,6 +72,7 @@ class AudioGraph:
         self.control_delay = control_delay if control_delay is not None else ControlDelay()
         self._nodes: dict[str, _Node] = {}
         self._edges: list[_Edge] = []
+        self._single_inputs: set[tuple[str, int]] = set()  # (node, input) of connected one-connection inputs
         self._modulations: list[_Modulation] = []
         self._bindings: dict[tuple[str, str], str] = {}
         self._sink: str | None = None
@@ -126,8 +127,10 @@ class AudioGraph:
         out_index = source_spec.output_index(output, source)
         in_index = target_spec.input_index(input, target)
         port = target_spec.inputs[in_index]
-        if not port.multi and any(e.target == target and e.input == in_index for e in self._edges):
+        if not port.multi and (target, in_index) in self._single_inputs:
             raise GraphError(f"input '{port.name}' of node '{target}' is already connected", node=target)
+        if not port.multi:
+            self._single_inputs.add((target, in_index))
         self._edges.append(_Edge(source, out_index, target, in_index))
         self._changed()
 

@@ -203,24 +203,34 @@ def _assign_buffers(birth: list[int], death: list[int], width: list[int]) -> tup
     return buffer_of, count
 
 
+_NONE, _SEVERAL = -1, -2
+
+
 def _fusion_groups(topo: GraphTopology, order: list[int]) -> list[list[int]]:
     """Runs of consecutive nodes where each feeds only the next and the next reads only it."""
-    uses: dict[int, set[int]] = {n: set() for n in range(len(topo.names))}
-    feeds: dict[int, set[int]] = {n: set() for n in range(len(topo.names))}
+    # The one node each node feeds (and is fed by), NONE before any, SEVERAL once two differ: all
+    # the test below asks of the sets of them, without a set per node.
+    only_use = [_NONE] * len(topo.names)
+    only_feed = [_NONE] * len(topo.names)
+
+    def link(source: int, target: int) -> None:
+        if only_use[source] != target:
+            only_use[source] = target if only_use[source] == _NONE else _SEVERAL
+        if only_feed[target] != source:
+            only_feed[target] = source if only_feed[target] == _NONE else _SEVERAL
+
     for source, _o, target, _i in topo.edges:
-        uses[source].add(target)
-        feeds[target].add(source)
+        link(source, target)
     for source, _o, _c, target, *_ in topo.modulations:
-        uses[source].add(target)
-        feeds[target].add(source)
+        link(source, target)
     groups: list[list[int]] = []
     current: list[int] = []
     for node in order:
         previous = current[-1] if current else None
         if (
             previous is not None
-            and uses[previous] == {node}
-            and feeds[node] == {previous}
+            and only_use[previous] == node
+            and only_feed[node] == previous
             and topo.specs[previous].block_delay == 0
             and topo.specs[node].block_delay == 0
         ):
