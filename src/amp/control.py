@@ -22,21 +22,35 @@ __all__ = ["ControlDelay", "STANDARD_KEYS"]
 
 STANDARD_KEYS = ("pitch", "envelope", "trigger", "gate", "velocity")
 MAX_SECONDS = 1.0e9  # the control blob's limit on times (docs/formats.md)
+DEFAULT_RETENTION = 10.0  # seconds of control history kept behind the rendered stream
 
 
 class ControlDelay:
     """Records control events and exports windows of them for the native runtime.
 
     Thread-safe: a UI or MIDI thread may record while another thread renders.
+
+    ``retention`` bounds the history kept behind a stream that ``AudioGraph.render_block`` renders:
+    once the stream reaches time T, each key forgets its events before T − retention seconds except
+    the last of them (the value in force at that time, which step and linear keys both need). Later
+    blocks of the stream never read further back than that, so forgetting changes no rendered
+    sample, and a long performance holds only the events of its last `retention` seconds and those
+    still ahead. Windows exported for the span [T − retention, T) (``export_control_history_blob``,
+    ``AudioGraph.sample_control_tensor``) are as complete as before; earlier than that a window
+    sees no events, only the kept one in force. The default keeps 10 seconds; 0 keeps only what
+    the stream still needs; ``retention=None`` keeps every event (memory then grows with every
+    event recorded, about 120 bytes each), e.g. to ``reset()`` and render a take again.
     """
 
-    def __init__(self, interpolation: Mapping[str, str] | None = None, default_interpolation: str = "step") -> None:
+    def __init__(self, interpolation: Mapping[str, str] | None = None, default_interpolation: str = "step",
+                 retention: float | None = DEFAULT_RETENTION) -> None:
         self._check_mode(default_interpolation)
         self._default = default_interpolation
         self._modes: dict[str, str] = {}
         self._times: dict[str, list[float]] = {}
         self._values: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+        self._retention = self._check_retention(retention)
         for key, mode in (interpolation or {}).items():
             self.set_interpolation(key, mode)
 
@@ -44,6 +58,45 @@ class ControlDelay:
     def _check_mode(mode: str) -> None:
         if mode not in INTERPOLATIONS:
             raise GraphError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {mode!r}")
+
+    @staticmethod
+    def _check_retention(retention) -> float | None:
+        if retention is None:
+            return None
+        if isinstance(retention, bool) or not isinstance(retention, (int, float, np.integer, np.floating)):
+            raise GraphError(f"control retention must be a number of seconds or None, got {retention!r}")
+        seconds = float(retention)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise GraphError(f"control retention must be finite and >= 0 seconds (or None to keep every event), "
+                             f"got {retention!r}")
+        return seconds
+
+    @property
+    def retention(self) -> float | None:
+        """Seconds of history kept behind the rendered stream (None: every event is kept)."""
+        return self._retention
+
+    @retention.setter
+    def retention(self, retention: float | None) -> None:
+        checked = self._check_retention(retention)
+        with self._lock:
+            self._retention = checked
+
+    def stream_reached(self, position: float) -> None:
+        """Says the stream has been rendered up to `position` seconds: forgets what ``retention``
+        lets go of (see the class). ``AudioGraph.render_block`` calls it after every block."""
+        with self._lock:
+            if self._retention is None:
+                return
+            self._forget_before(float(position) - self._retention)
+
+    def _forget_before(self, before: float) -> None:
+        # Deleting from the front costs what is left: little, since it runs after every block.
+        for key, times in self._times.items():
+            cut = bisect.bisect_left(times, before) - 1
+            if cut > 0:
+                del times[:cut]
+                del self._values[key][:cut]
 
     def set_interpolation(self, key: str, mode: str) -> None:
         """How `key` moves between events: 'step' or 'linear'."""
@@ -101,10 +154,7 @@ class ControlDelay:
                 self._times.clear()
                 self._values.clear()
                 return
-            for key in list(self._times):
-                cut = max(bisect.bisect_left(self._times[key], before) - 1, 0)
-                del self._times[key][:cut]
-                del self._values[key][:cut]
+            self._forget_before(float(before))
 
     def events(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:

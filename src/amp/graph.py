@@ -322,6 +322,7 @@ class AudioGraph:
                 _write_last_control_blob(blob)
         out = executor.run_block(frames, sr, base_params, control_history_blob=blob)
         self._frame_position += frames
+        self.control_delay.stream_reached(self._frame_position / sr)  # bounds the history kept
         return out
 
     def reset(self) -> None:
