@@ -73,6 +73,14 @@ def _name(text: str) -> bytes:
     return struct.pack("<I", len(raw)) + raw
 
 
+class _Names(dict):
+    """Encoded names by text, for the few that recur in every node (types, parameter names)."""
+
+    def __missing__(self, text: str) -> bytes:
+        raw = self[text] = _name(text)
+        return raw
+
+
 def _section(section_id: int, body: bytes) -> bytes:
     return struct.pack("<IIQ", section_id, 0, len(body)) + body
 
@@ -126,10 +134,11 @@ def write_descriptor_blob(
 ) -> bytes:
     """The descriptor blob: what nodes exist, their parameters and wiring, and the sink."""
     body = [struct.pack("<I", len(nodes))]
+    recurring = _Names()
     for node in nodes:
-        body += [_name(node.name), _name(node.type), struct.pack("<I", len(node.params))]
+        body += [_name(node.name), recurring[node.type], struct.pack("<I", len(node.params))]
         for param, value in node.params:
-            body += [_name(param), struct.pack("<d", float(value))]
+            body += [recurring[param], struct.pack("<d", float(value))]
     sections = [_section(_NODES, b"".join(body))]
     sections.append(
         _section(
@@ -141,7 +150,7 @@ def write_descriptor_blob(
     for m in modulations:
         mods += [
             struct.pack("<IIiI", m.source, m.output, m.channel, m.target),
-            _name(m.param),
+            recurring[m.param],
             struct.pack("<Bd", MOD_MODES[m.mode], float(m.scale)),
         ]
     sections.append(_section(_MODULATIONS, b"".join(mods)))

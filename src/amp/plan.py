@@ -64,16 +64,20 @@ def parse_optimisations(disabled: Iterable[str] | None) -> int:
 
 def _dependencies(topo: GraphTopology) -> list[list[int]]:
     """Nodes each node must run after within a block (edges into a block-delay node don't count)."""
-    deps: list[list[int]] = [[] for _ in topo.names]
-    # A set per node beside its list: a mix of thousands of inputs must not search its list per edge.
-    known: list[set[int]] = [set() for _ in topo.names]
+    count = len(topo.names)
+    deps: list[list[int]] = [[] for _ in range(count)]
+    # (target, source) pairs seen, as one number each: a mix of thousands of inputs must not search
+    # its list per edge.
+    known: set[int] = set()
     for source, _output, target, _input in topo.edges:
-        if topo.specs[target].block_delay == 0 and source not in known[target]:
-            known[target].add(source)
+        pair = target * count + source
+        if topo.specs[target].block_delay == 0 and pair not in known:
+            known.add(pair)
             deps[target].append(source)
     for source, _output, _channel, target, *_ in topo.modulations:
-        if source not in known[target]:
-            known[target].add(source)
+        pair = target * count + source
+        if pair not in known:
+            known.add(pair)
             deps[target].append(source)
     return deps
 
