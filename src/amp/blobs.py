@@ -73,6 +73,10 @@ def _name(text: str) -> bytes:
     return struct.pack("<I", len(raw)) + raw
 
 
+_U32 = struct.Struct("<I")
+_F64 = struct.Struct("<d")
+
+
 class _Names(dict):
     """Encoded names by text, for the few that recur in every node (types, parameter names)."""
 
@@ -133,13 +137,16 @@ def write_descriptor_blob(
     sink: int,
 ) -> bytes:
     """The descriptor blob: what nodes exist, their parameters and wiring, and the sink."""
-    body = [struct.pack("<I", len(nodes))]
+    body = bytearray(_U32.pack(len(nodes)))
     recurring = _Names()
     for node in nodes:
-        body += [_name(node.name), recurring[node.type], struct.pack("<I", len(node.params))]
+        body += _name(node.name)
+        body += recurring[node.type]
+        body += _U32.pack(len(node.params))
         for param, value in node.params:
-            body += [recurring[param], struct.pack("<d", float(value))]
-    sections = [_section(_NODES, b"".join(body))]
+            body += recurring[param]
+            body += _F64.pack(float(value))
+    sections = [_section(_NODES, bytes(body))]
     sections.append(
         _section(
             _EDGES,

@@ -134,8 +134,16 @@ _lock = threading.Lock()
 _cached: dict[str, dict[str, NodeSpec]] = {}
 
 
+_by_build: dict[bool, dict[str, NodeSpec]] = {}  # the binding is fixed once loaded, per build flavour
+
+
 def catalogue() -> Mapping[str, NodeSpec]:
     """Every node type the loaded library offers, by type name."""
+    # Asked for once per node when a graph is built or compiled: the lookup must cost little.
+    known = _by_build.get(_binding.diagnostics_build_requested())
+    if known is not None:
+        return known
+    logging_build = _binding.diagnostics_build_requested()
     binding = _binding.load()
     key = str(binding.library_path)
     with _lock:
@@ -148,6 +156,7 @@ def catalogue() -> Mapping[str, NodeSpec]:
             if status != lib.AMP_OK:  # pragma: no cover
                 raise RuntimeError(f"amp_native_catalogue_json failed with status {status}")
             _cached[key] = _parse(json.loads(ffi.string(buffer).decode("utf-8")))
+        _by_build[logging_build] = _cached[key]
         return _cached[key]
 
 

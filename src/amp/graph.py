@@ -192,10 +192,12 @@ class AudioGraph:
             raise GraphError("the graph has no nodes")
         names = list(self._nodes)
         index = {name: i for i, name in enumerate(names)}
-        specs = [self.spec(n) for n in names]
+        types = _catalogue.catalogue()  # once, not per node: a graph may have 100,000
+        specs = [types[self._nodes[n].type] for n in names]
+        defaults = {t: {p.name: p.default for p in spec.params} for t, spec in types.items()}
         params = []
         for name, spec in zip(names, specs):
-            values = {p.name: p.default for p in spec.params}
+            values = dict(defaults[spec.type])
             values.update(self._nodes[name].params)
             params.append(values)
         return GraphTopology(
