@@ -36,10 +36,10 @@ class ControlDelay:
     blocks of the stream never read further back than that, so forgetting changes no rendered
     sample, and a long performance holds only the events of its last `retention` seconds and those
     still ahead. Windows exported for the span [T − retention, T) (``export_control_history_blob``,
-    ``AudioGraph.sample_control_tensor``) are as complete as before; earlier than that a window
-    sees no events, only the kept one in force. The default keeps 10 seconds; 0 keeps only what
+    ``AudioGraph.sample_control_tensor``) are as complete as before; a window that starts earlier
+    sees, before T − retention, only the kept event. The default keeps 10 seconds; 0 keeps only what
     the stream still needs; ``retention=None`` keeps every event (memory then grows with every
-    event recorded, about 120 bytes each), e.g. to ``reset()`` and render a take again.
+    event recorded, 60 to 120 bytes each), e.g. to ``reset()`` and render a take again.
     """
 
     def __init__(self, interpolation: Mapping[str, str] | None = None, default_interpolation: str = "step",
