@@ -355,24 +355,19 @@ class AudioGraph:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str | os.PathLike) -> "AudioGraph":
-        """Builds a graph from a dict, or a .json / .toml patch file."""
+        """Builds a graph from a dict, or a .json / .toml patch file (docs/patches.md).
+
+        The patch is checked against the JSON Schema of ``amp.patches`` first: an unknown key
+        anywhere, a parameter out of its range or a wrong type raises :class:`amp.GraphError`
+        naming its place in the patch (and the file).
+        """
+        from . import patches
+
+        source = None
         if isinstance(config, (str, os.PathLike)):
-            path = Path(config)
-            text = path.read_bytes()
-            if path.suffix.lower() == ".toml":
-                try:
-                    import tomllib
-                except ModuleNotFoundError:  # Python 3.10
-                    import tomli as tomllib
-                config = tomllib.loads(text.decode("utf-8"))
-            else:
-                config = json.loads(text)
-        if not isinstance(config, Mapping):
-            raise GraphError("a patch must be a mapping with 'nodes' (and optionally connections, modulations, "
-                             "controls, sink)")
-        unknown = set(config) - {"sample_rate", "nodes", "connections", "modulations", "controls", "sink"}
-        if unknown:
-            raise GraphError(f"unknown patch keys: {', '.join(sorted(unknown))}")
+            source = str(config)
+            config = patches.load_patch_file(config)
+        patches.validate_patch(config, source)
         graph = cls(float(config.get("sample_rate", 48000.0)))
         try:
             for node in config.get("nodes", []):
