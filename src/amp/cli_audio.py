@@ -142,11 +142,14 @@ def _cmd_play(args) -> int:
     if args.demo:
         seconds = app.record_demo_performance(source.graph, seconds)
     frames = None if seconds is None else _frames(args, seconds, source.sample_rate)
-    if not args.quiet:
-        length = "until Ctrl-C" if frames is None else f"for {frames / source.sample_rate:g} s"
-        print(f"playing {source.description} {length}", file=sys.stderr)
+    length = "until Ctrl-C" if frames is None else f"for {frames / source.sample_rate:g} s"
+
+    def started(_feeder) -> None:
+        if not args.quiet:
+            print(f"playing {source.description} {length}", file=sys.stderr)
+
     feeder = play(source.graph, frames, sample_rate=source.sample_rate, block=args.block, threads=args.threads,
-                  sounddevice=sd)
+                  sounddevice=sd, on_start=started)
     if feeder.underruns or feeder.device_underflows:
         print(f"amp: warning: {feeder.underruns} buffer(s) not rendered in time, {feeder.device_underflows} "
               "reported late by the device; try a larger --block", file=sys.stderr)
