@@ -31,7 +31,8 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("patch", nargs="?", help="a .json or .toml patch file (docs/patches.md); without one, a "
                         "sine test tone, or the built-in instrument with --demo")
     parser.add_argument("--demo", action="store_true",
-                        help="a short phrase on the built-in three-oscillator instrument (amp.app) instead of a patch")
+                        help="a short phrase on the built-in three-oscillator instrument (amp.app) instead of a patch "
+                             "(default: off)")
     parser.add_argument("--sample-rate", type=positive_number, default=None, metavar="HZ",
                         help=f"sample rate in Hz (default: the patch's sample_rate, else {DEFAULT_SAMPLE_RATE:g})")
     parser.add_argument("--block", type=whole_number(1, 65536), default=256, metavar="FRAMES",
@@ -40,7 +41,7 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker threads of the runtime (default: the machine's cores)")
     parser.add_argument("--frequency", type=finite_number, default=None, metavar="HZ",
                         help=f"test tone frequency in Hz, without a patch (default: {DEFAULT_FREQUENCY:g})")
-    parser.add_argument("--amplitude", type=finite_number, default=None,
+    parser.add_argument("--amplitude", type=finite_number, default=None, metavar="A",
                         help=f"test tone amplitude, without a patch (default: {DEFAULT_AMPLITUDE:g})")
 
 
@@ -57,6 +58,7 @@ def build_source(args) -> Source:
     if args.patch:
         try:
             graph = AudioGraph.from_config(args.patch)
+            graph.compile()  # a cycle or a missing input is the patch's fault: name the file
         except GraphError as exc:
             message = str(exc)
             raise GraphError(message if message.startswith(str(args.patch)) else f"{args.patch}: {message}") from None

@@ -50,6 +50,8 @@ def output_format(path: str | os.PathLike, subtype: str | None = None) -> Output
     import soundfile
 
     path = Path(path)
+    if path.is_dir():
+        raise GraphError(f"{path}: is a directory; name a file in it")
     suffix = path.suffix.lower()
     if suffix not in EXTENSIONS:
         known = ", ".join(sorted(EXTENSIONS))
