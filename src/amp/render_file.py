@@ -119,7 +119,7 @@ def render_to_file(graph: AudioGraph, fmt: OutputFormat, frames: int, *, sample_
             state["writer"] = AudioFileWriter(fmt, sample_rate, channels)
 
     seconds = frames / sample_rate
-    with progress_bar(seconds * passes, progress, f"rendering {os.fspath(fmt.path)}") as bar:
+    with progress_bar(seconds * passes, progress, f"rendering {fmt.path.name}") as bar:
         try:
             gain = 1.0
             target = graph
