@@ -205,7 +205,7 @@ def test_nodes_shows_ranges_units_and_choice_names(runtime):
     block = text[text.index("\noscillator "):text.index("\noscillator_bank")]
     assert re.search(r"^\s+waveform\s+sine\s+sine \| saw \| square \| triangle", block, flags=re.M), block
     freq = amp.catalogue.node_spec("oscillator").param("freq")
-    span = re.escape(f"[{freq.min:g}, {freq.max:g}]")
+    span = re.escape(f"[{freq.min:.10g}, {freq.max:.10g}]")
     assert re.search(rf"^\s+freq\s+{freq.default:g}\s+{span}\s+Hz$", block, flags=re.M), block
     assert "waveform=0" not in text and oscillator
 

@@ -94,7 +94,7 @@ def _register_info(sub) -> None:
 def _number(value: float) -> str:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:g}"
+    return f"{value:.10g}"
 
 
 def describe_param(p) -> tuple[str, str, str]:

@@ -91,6 +91,7 @@ class AudioGraph:
         return self._nodes[name]
 
     def spec(self, name: str) -> _catalogue.NodeSpec:
+        """The catalogue spec of node `name`'s type."""
         return _catalogue.node_spec(self._node(name).type, name)
 
     def add_node(self, name: str, type: str, params: Mapping[str, Any] | None = None, *, data: bytes | None = None,
@@ -111,11 +112,13 @@ class AudioGraph:
         return name
 
     def set_param(self, node: str, param: str, value: Any) -> None:
+        """Sets `node.param` to `value` (a number, or a choice name), checked against the catalogue."""
         spec = self.spec(node)
         self._node(node).params[param] = spec.param(param, node).coerce(node, value)
         self._changed()
 
     def param(self, node: str, param: str) -> float:
+        """The value of `node.param`: the one set, else the catalogue default."""
         spec = self.spec(node)
         return self._node(node).params.get(param, spec.param(param, node).default)
 
@@ -167,6 +170,7 @@ class AudioGraph:
         self._changed()
 
     def set_sink(self, node: str) -> None:
+        """Makes `node` the graph's output (by default, the node added last)."""
         self._node(node)
         self._sink = node
         self._sink_explicit = True
@@ -174,13 +178,16 @@ class AudioGraph:
 
     @property
     def sink(self) -> str | None:
+        """The name of the output node, or None for an empty graph."""
         return self._sink
 
     @property
     def nodes(self) -> list[str]:
+        """The node names, in the order they were added."""
         return list(self._nodes)
 
     def node_type(self, name: str) -> str:
+        """The catalogue type of node `name`."""
         return self._node(name).type
 
     # ----- compiling ------------------------------------------------------------------------
@@ -237,6 +244,7 @@ class AudioGraph:
         return self.compile(disabled_optimisations).blob
 
     def output_channels(self) -> int:
+        """How many channels the sink produces (the plan's channel inference)."""
         plan = self.compile()
         return plan.channels[list(self._nodes).index(self._sink)]
 
@@ -328,9 +336,17 @@ class AudioGraph:
             self._executor.reset()
 
     def close(self) -> None:
+        """Frees the executor render_block built (the graph itself stays usable; the next render_block builds a
+        new one)."""
         if self._executor is not None:
             self._executor.close()
             self._executor = None
+
+    def __enter__(self) -> "AudioGraph":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ----- patch files ----------------------------------------------------------------------
     def to_config(self) -> dict:
