@@ -508,7 +508,7 @@ def run_from_args(args) -> int:
     try:
         options = options_from_args(args)
     except AmpError as exc:
-        print(f"amp diagnose: {exc}", file=sys.stderr)
+        print(f"amp: error: {exc}", file=sys.stderr)
         return 2
     if args.bisect:
         from .diagnose_bisect import run_bisect
