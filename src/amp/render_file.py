@@ -9,7 +9,6 @@ same samples; this costs render time rather than a temporary file as large as th
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
