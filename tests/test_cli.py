@@ -111,6 +111,7 @@ def test_unwritable_output_paths(runtime, tmp_path):
     (["--seconds", "-1"], "--seconds"),
     (["--seconds", "0.00001"], "shorter than one frame"),
     (["--normalize", "0"], "--normalize"),
+    (["--normalize", "1.5"], "--normalize"),
     (["--float", "--subtype", "PCM_16"], "--float"),
     (["--demo", "--frequency", "300"], "--frequency"),
     (["--sample-rate", "44100.5"], "whole number of Hz"),

@@ -92,6 +92,8 @@ def _cmd_render(args) -> int:
 
     if args.float and args.subtype:
         args.parser.error("--float is --subtype FLOAT; give one of them")
+    if args.normalize is not None and args.normalize > 1:
+        args.parser.error(f"--normalize {args.normalize:g}: the peak is at most 1")
     fmt = output_format(args.out, "FLOAT" if args.float else args.subtype)  # before any work
     source = build_source(args)
     frames = _frames(args, args.seconds, source.sample_rate)

@@ -49,7 +49,8 @@ def check_output_device(sd: Any, sample_rate: float, channels: int) -> str:
     try:
         device = sd.query_devices(kind="output")
     except Exception as exc:  # sounddevice raises PortAudioError or ValueError when there is no device
-        raise PlaybackUnavailable(f"no audio output device ({exc})") from None
+        raise PlaybackUnavailable(f"no audio output device ({exc}); connect or enable one, or write a file with "
+                                  "amp render") from None
     try:
         sd.check_output_settings(samplerate=sample_rate, channels=channels)
     except Exception as exc:
