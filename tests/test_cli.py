@@ -225,3 +225,19 @@ def test_a_broken_pipe_is_not_an_error(runtime):
     result = subprocess.run(f"{sys.executable} -m amp nodes | head -n 1", shell=True, capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.startswith("biquad") and result.stderr == ""
+
+
+def test_a_fault_of_amps_own_is_one_line_unless_asked(runtime, monkeypatch, capsys):
+    from amp import cli
+
+    def broken(sub):
+        parser = sub.add_parser("broken")
+        parser.set_defaults(func=lambda args: 1 / 0)
+
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, broken])
+    assert cli.main(["broken"]) == 2
+    err = capsys.readouterr().err
+    assert err == "amp: error: internal error, ZeroDivisionError: division by zero (AMP_TRACEBACK=1 shows where)\n"
+    monkeypatch.setenv("AMP_TRACEBACK", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["broken"])

@@ -130,6 +130,14 @@ def test_without_a_device_the_error_says_so(runtime, fake_sd, monkeypatch, capsy
         play(app.build_runtime_graph(SR), 100, sounddevice=fake_sd)
 
 
+def test_a_device_that_will_not_open_is_one_line(runtime, fake_sd, monkeypatch, capsys):
+    monkeypatch.setenv("FAKE_SD_BUSY", "1")
+    assert main(["play", "--demo", "--seconds", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("amp: error: the output device would not open") and err.count("\n") == 1
+    assert "Device unavailable" in err
+
+
 def fake_env(tmp_path, **extra):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(FAKE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)

@@ -210,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"amp: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:
+        # A fault of amp's own: still one line, unless AMP_TRACEBACK=1 asks for the whole story.
+        if os.environ.get("AMP_TRACEBACK") == "1":
+            raise
+        print(f"amp: error: internal error, {type(exc).__name__}: {exc} (AMP_TRACEBACK=1 shows where)",
+              file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

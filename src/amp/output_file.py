@@ -129,7 +129,10 @@ class AudioFileWriter:
             self.peak = max(self.peak, float(np.max(np.abs(block))))
             if self.format.clips:
                 self.clipped += int(np.count_nonzero(np.abs(block) > 1.0))
-        self._file.write(np.ascontiguousarray(block.T))
+        try:
+            self._file.write(np.ascontiguousarray(block.T))
+        except (RuntimeError, OSError) as exc:  # a full disk, a vanished directory
+            raise GraphError(f"{self.format.path}: writing failed ({exc})") from None
         self.frames += block.shape[-1]
 
     def commit(self) -> Path:

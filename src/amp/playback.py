@@ -141,8 +141,11 @@ def play(graph, frames: int | None = None, *, sample_rate: float | None = None, 
                                       control_history_blob=blob) as streamer:
             feeder = StreamFeeder(streamer, frames)
             feeder.prime()
-            stream = sd.OutputStream(samplerate=sample_rate, channels=channels, dtype="float32", blocksize=block,
-                                     callback=feeder)
+            try:
+                stream = sd.OutputStream(samplerate=sample_rate, channels=channels, dtype="float32",
+                                         blocksize=block, callback=feeder)
+            except Exception as exc:  # PortAudioError, or ValueError for settings the device refuses
+                raise PlaybackUnavailable(f"the output device would not open: {exc}") from None
             try:
                 stream.start()
                 if on_start is not None:

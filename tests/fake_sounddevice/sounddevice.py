@@ -3,6 +3,7 @@ from a thread of its own, as PortAudio does, and keeps what it was given.
 
 Environment (for the command-line tests, which put this directory on PYTHONPATH):
 FAKE_SD_NO_DEVICE=1 makes query_devices fail as it does on a machine without a sound card;
+FAKE_SD_BUSY=1 makes opening the stream fail, as a device held by another program does;
 FAKE_SD_RECORD=path.npy saves everything played when the stream closes; FAKE_SD_EVENTS=path.txt
 appends "started <t>" and "stopped <t>" lines (time.monotonic, the system-wide clock).
 """
@@ -46,6 +47,8 @@ class OutputStream:
     instances = []
 
     def __init__(self, samplerate, channels, dtype, blocksize, callback, **kwargs):
+        if os.environ.get("FAKE_SD_BUSY"):
+            raise PortAudioError("Error opening OutputStream: Device unavailable [PaErrorCode -9985]")
         self.samplerate = float(samplerate)
         self.channels = int(channels)
         self.blocksize = int(blocksize)
