@@ -217,11 +217,12 @@ def record_demo_performance(graph: AudioGraph, seconds: float | None = None, sta
 
     Returns the length of the performance in seconds (the phrase once when `seconds` is None). The
     last note is released 0.3 s before the end (notes that would start later are left out), so the
-    performance ends after the release, in silence.
+    performance ends after the release, in silence; a performance shorter than 1.2 s keeps its
+    last quarter for the release, as much of it as fits.
     """
     phrase = max(t + d for t, d, _, _ in _DEMO_NOTES) + _DEMO_TAIL
     total = phrase if seconds is None else float(seconds)
-    last_release = start + total - _DEMO_TAIL
+    last_release = start + total - min(_DEMO_TAIL, total / 4)
     offset = float(start)
     while offset < start + total:
         for t, duration, pitch, velocity in _DEMO_NOTES:
