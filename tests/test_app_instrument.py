@@ -131,11 +131,11 @@ def test_cli_renders_the_demo(runtime, tmp_path):
     import soundfile
 
     out = tmp_path / "demo.wav"
-    result = subprocess.run([sys.executable, "-m", "amp.cli", "render", "--demo", "--seconds", "1.5", "--block", "300",
+    result = subprocess.run([sys.executable, "-m", "amp.cli", "render", "--demo", "--seconds", "2", "--block", "300",
                              "-o", str(out), "--float"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     audio, rate = soundfile.read(out)
-    assert rate == 48000 and audio.shape == (72000, 2)
+    assert rate == 48000 and audio.shape == (96000, 2)
     assert np.all(np.isfinite(audio)) and 0.05 < np.max(np.abs(audio)) < 0.9
     # Notes start at 0, 0.4, 0.8 and 1.2 s: each onset is louder than the moment before it.
     power = np.sqrt(np.sum(audio ** 2, axis=1))

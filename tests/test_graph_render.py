@@ -239,5 +239,5 @@ def test_patch_round_trip_json_and_toml(runtime, tmp_path):
     )
     y = amp.AudioGraph.from_config(toml).render_block(480, SR)
     np.testing.assert_allclose(y[0, 0], exact_sine(220, SR, 480, 0.3), atol=1e-14, rtol=0)
-    with pytest.raises(amp.GraphError, match="unknown patch keys: wires"):
+    with pytest.raises(amp.GraphError, match="unknown key 'wires'"):
         amp.AudioGraph.from_config({"nodes": [], "wires": []})

@@ -206,21 +206,31 @@ _DEMO_NOTES = (
 )
 
 
+# Time left after the last note's gate falls: the envelope's release (0.25 s) and a little more, so
+# the performance ends in silence rather than cut off at full level.
+_DEMO_TAIL = 0.3
+_DEMO_SHORTEST_NOTE = 0.05
+
+
 def record_demo_performance(graph: AudioGraph, seconds: float | None = None, start: float = 0.0) -> float:
     """Records the demo phrase into `graph`'s control history, repeated to fill `seconds`.
 
-    Returns the length of the performance in seconds (the phrase once when `seconds` is None).
+    Returns the length of the performance in seconds (the phrase once when `seconds` is None). The
+    last note is released 0.3 s before the end (notes that would start later are left out), so the
+    performance ends after the release, in silence; a performance shorter than 1.2 s keeps its
+    last quarter for the release, as much of it as fits.
     """
-    phrase = max(t + d for t, d, _, _ in _DEMO_NOTES) + 0.3
+    phrase = max(t + d for t, d, _, _ in _DEMO_NOTES) + _DEMO_TAIL
     total = phrase if seconds is None else float(seconds)
+    last_release = start + total - min(_DEMO_TAIL, total / 4)
     offset = float(start)
     while offset < start + total:
         for t, duration, pitch, velocity in _DEMO_NOTES:
             begin = offset + t
-            if begin >= start + total:
+            if begin + _DEMO_SHORTEST_NOTE > last_release:
                 break
             graph.record_control_event(begin, pitch=pitch, velocity=velocity, gate=1.0, trigger=1.0)
             graph.record_control_event(begin + 0.005, trigger=0.0)
-            graph.record_control_event(min(begin + duration, start + total), gate=0.0)
+            graph.record_control_event(min(begin + duration, last_release), gate=0.0)
         offset += phrase
     return total

@@ -97,6 +97,8 @@ def _blob(magic: bytes, version: tuple[int, int], sections: Iterable[bytes]) -> 
 
 @dataclass(frozen=True)
 class DescriptorNode:
+    """A node in the descriptor blob: name, catalogue type, parameter values and optional sample data."""
+
     name: str
     type: str
     params: Sequence[tuple[str, float]] = ()
@@ -105,6 +107,8 @@ class DescriptorNode:
 
 @dataclass(frozen=True)
 class DescriptorEdge:
+    """An audio connection in the descriptor blob, by node and port index."""
+
     source: int
     output: int
     target: int
@@ -113,6 +117,8 @@ class DescriptorEdge:
 
 @dataclass(frozen=True)
 class DescriptorModulation:
+    """A modulation in the descriptor blob: source output × scale added to or multiplying target.param."""
+
     source: int
     output: int
     channel: int  # -1: every channel
@@ -124,6 +130,8 @@ class DescriptorModulation:
 
 @dataclass(frozen=True)
 class DescriptorBinding:
+    """A parameter bound to a control key in the descriptor blob."""
+
     node: int
     param: str
     key: str
@@ -177,6 +185,8 @@ def write_descriptor_blob(
 
 @dataclass(frozen=True)
 class PlanValue:
+    """One output value of the plan: the node and output producing it, its channels and its buffer."""
+
     node: int
     output: int
     channels: int
@@ -212,6 +222,8 @@ def write_plan_blob(
 
 @dataclass(frozen=True)
 class ControlKeyEvents:
+    """The events of one control key in a control blob: interpolation, times (s) and values."""
+
     key: str
     interpolation: str
     times: np.ndarray = field(default_factory=lambda: np.zeros(0))

@@ -20,6 +20,9 @@ __all__ = ["ParamSpec", "PortSpec", "NodeSpec", "catalogue", "node_spec", "rende
 
 @dataclass(frozen=True)
 class ParamSpec:
+    """A node parameter as the catalogue declares it: default, range, unit, doc, choice names, and whether it is
+    fixed at creation or a whole number."""
+
     name: str
     default: float
     min: float
@@ -53,6 +56,8 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class PortSpec:
+    """An input or output port: its name, doc, and whether it takes any number of connections."""
+
     name: str
     doc: str
     multi: bool
@@ -60,6 +65,8 @@ class PortSpec:
 
 @dataclass(frozen=True)
 class NodeSpec:
+    """A node type as the catalogue declares it: ports, channel rule, block delay and parameters."""
+
     type: str
     doc: str
     inputs: tuple[PortSpec, ...]
@@ -70,6 +77,8 @@ class NodeSpec:
     params: tuple[ParamSpec, ...]
 
     def param(self, name: str, node: str = "") -> ParamSpec:
+        """The parameter `name`; GraphError listing the parameters when there is none (`node` names
+        the node in the message)."""
         for spec in self.params:
             if spec.name == name:
                 return spec
@@ -77,12 +86,15 @@ class NodeSpec:
         raise GraphError(f"node '{node}' ({self.type}) has no parameter '{name}'; its parameters: {known}", node=node)
 
     def param_index(self, name: str, node: str = "") -> int:
+        """The index of parameter `name` in the catalogue's order."""
         return self.params.index(self.param(name, node))
 
     def input_index(self, port: str | int, node: str = "") -> int:
+        """The index of input `port` (a name or an index); GraphError listing the inputs when there is none."""
         return _port_index(self.inputs, port, "input", self.type, node)
 
     def output_index(self, port: str | int, node: str = "") -> int:
+        """The index of output `port` (a name or an index); GraphError listing the outputs when there is none."""
         return _port_index(self.outputs, port, "output", self.type, node)
 
 
@@ -161,6 +173,7 @@ def catalogue() -> Mapping[str, NodeSpec]:
 
 
 def node_spec(type_name: str, node: str = "") -> NodeSpec:
+    """The spec of catalogue type `type_name`; GraphError listing the known types when there is none."""
     specs = catalogue()
     if type_name not in specs:
         raise GraphError(

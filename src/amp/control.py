@@ -105,10 +105,12 @@ class ControlDelay:
             self._modes[key] = mode
 
     def interpolation(self, key: str) -> str:
+        """How `key` is interpolated between events: 'step' or 'linear'."""
         return self._modes.get(key, self._default)
 
     @property
     def keys(self) -> list[str]:
+        """Every key that has events, sorted."""
         with self._lock:
             return sorted(self._times)
 
@@ -157,6 +159,7 @@ class ControlDelay:
             self._forget_before(float(before))
 
     def events(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The (times, values) recorded for `key`, as float arrays (empty when none)."""
         with self._lock:
             return np.array(self._times.get(key, ()), dtype=float), np.array(self._values.get(key, ()), dtype=float)
 

@@ -147,6 +147,8 @@ def record_neutral_controls(graph, blocks: int, frames: int, sample_rate: float)
 # ----- the dump -----------------------------------------------------------------------------------
 @dataclass
 class DumpOptions:
+    """What run_dump renders (graph, blocks, frames, batch, threads, parameter overrides) and where it dumps."""
+
     dump_dir: Path = Path("logs/native_debug")
     blocks: int = 4
     frames: int = 512
@@ -160,6 +162,8 @@ class DumpOptions:
 
 @dataclass
 class DumpResult:
+    """What run_dump did: success, the dump directory, its summary, the error record and the rendered blocks."""
+
     ok: bool
     dump_dir: Path
     summary: dict
@@ -168,6 +172,7 @@ class DumpResult:
 
     @property
     def exit_code(self) -> int:
+        """The exit status for the command line: 0 on success, 1 when the render failed."""
         return 0 if self.ok else 1
 
 
@@ -503,7 +508,7 @@ def run_from_args(args) -> int:
     try:
         options = options_from_args(args)
     except AmpError as exc:
-        print(f"amp diagnose: {exc}", file=sys.stderr)
+        print(f"amp: error: {exc}", file=sys.stderr)
         return 2
     if args.bisect:
         from .diagnose_bisect import run_bisect
@@ -514,6 +519,7 @@ def run_from_args(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`scripts/graph_runtime_diagnostic.py`: parses `argv` and runs the dump or the bisection."""
     parser = argparse.ArgumentParser(
         prog="graph_runtime_diagnostic",
         description="Render a graph block by block and dump everything needed to replay it natively "

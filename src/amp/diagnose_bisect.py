@@ -48,6 +48,8 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> dict:
 
 @dataclass
 class BisectStep:
+    """One step of a bisection: the optimisations on, the one just added, and its metrics against the reference."""
+
     enabled: list[str]
     added: str | None
     metrics: dict
@@ -108,6 +110,8 @@ def _format_metric(value, fmt: str) -> str:
 
 
 def run_bisect(options: DumpOptions, log: Callable[[str], None] = print) -> int:
+    """`amp diagnose --bisect`: bisects the optimisations for the graph `options` names, prints a table, returns
+    the exit status (1 when one changes the output)."""
     from .graph import AudioGraph
 
     try:

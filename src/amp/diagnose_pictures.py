@@ -12,6 +12,8 @@ __all__ = ["render_pictures"]
 
 
 def render_pictures(directory: Path, graph, plan, blocks: list[np.ndarray], sample_rate: float) -> dict:
+    """Draws waveform.png and graph.png into `directory` when matplotlib is installed; returns what was drawn, or
+    why not."""
     try:
         import matplotlib
 

@@ -19,6 +19,7 @@ def log_directory() -> Path:
 
 
 def logging_enabled() -> bool:
+    """True while enable_py_c_logging has logging switched on."""
     return _enabled
 
 

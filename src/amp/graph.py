@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -92,6 +91,7 @@ class AudioGraph:
         return self._nodes[name]
 
     def spec(self, name: str) -> _catalogue.NodeSpec:
+        """The catalogue spec of node `name`'s type."""
         return _catalogue.node_spec(self._node(name).type, name)
 
     def add_node(self, name: str, type: str, params: Mapping[str, Any] | None = None, *, data: bytes | None = None,
@@ -112,11 +112,13 @@ class AudioGraph:
         return name
 
     def set_param(self, node: str, param: str, value: Any) -> None:
+        """Sets `node.param` to `value` (a number, or a choice name), checked against the catalogue."""
         spec = self.spec(node)
         self._node(node).params[param] = spec.param(param, node).coerce(node, value)
         self._changed()
 
     def param(self, node: str, param: str) -> float:
+        """The value of `node.param`: the one set, else the catalogue default."""
         spec = self.spec(node)
         return self._node(node).params.get(param, spec.param(param, node).default)
 
@@ -170,6 +172,7 @@ class AudioGraph:
         self._changed()
 
     def set_sink(self, node: str) -> None:
+        """Makes `node` the graph's output (by default, the node added last)."""
         self._node(node)
         self._sink = node
         self._sink_explicit = True
@@ -177,13 +180,16 @@ class AudioGraph:
 
     @property
     def sink(self) -> str | None:
+        """The name of the output node, or None for an empty graph."""
         return self._sink
 
     @property
     def nodes(self) -> list[str]:
+        """The node names, in the order they were added."""
         return list(self._nodes)
 
     def node_type(self, name: str) -> str:
+        """The catalogue type of node `name`."""
         return self._node(name).type
 
     # ----- compiling ------------------------------------------------------------------------
@@ -242,6 +248,7 @@ class AudioGraph:
         return self.compile(disabled_optimisations).blob
 
     def output_channels(self) -> int:
+        """How many channels the sink produces (the plan's channel inference)."""
         plan = self.compile()
         return plan.channels[list(self._nodes).index(self._sink)]
 
@@ -334,9 +341,17 @@ class AudioGraph:
             self._executor.reset()
 
     def close(self) -> None:
+        """Frees the executor render_block built (the graph itself stays usable; the next render_block builds a
+        new one)."""
         if self._executor is not None:
             self._executor.close()
             self._executor = None
+
+    def __enter__(self) -> "AudioGraph":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ----- patch files ----------------------------------------------------------------------
     def to_config(self) -> dict:
@@ -361,24 +376,19 @@ class AudioGraph:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str | os.PathLike) -> "AudioGraph":
-        """Builds a graph from a dict, or a .json / .toml patch file."""
+        """Builds a graph from a dict, or a .json / .toml patch file (docs/patches.md).
+
+        The patch is checked against the JSON Schema of ``amp.patches`` first: an unknown key
+        anywhere, a parameter out of its range or a wrong type raises :class:`amp.GraphError`
+        naming its place in the patch (and the file).
+        """
+        from . import patches
+
+        source = None
         if isinstance(config, (str, os.PathLike)):
-            path = Path(config)
-            text = path.read_bytes()
-            if path.suffix.lower() == ".toml":
-                try:
-                    import tomllib
-                except ModuleNotFoundError:  # Python 3.10
-                    import tomli as tomllib
-                config = tomllib.loads(text.decode("utf-8"))
-            else:
-                config = json.loads(text)
-        if not isinstance(config, Mapping):
-            raise GraphError("a patch must be a mapping with 'nodes' (and optionally connections, modulations, "
-                             "controls, sink)")
-        unknown = set(config) - {"sample_rate", "nodes", "connections", "modulations", "controls", "sink"}
-        if unknown:
-            raise GraphError(f"unknown patch keys: {', '.join(sorted(unknown))}")
+            source = str(config)
+            config = patches.load_patch_file(config)
+        patches.validate_patch(config, source)
         graph = cls(float(config.get("sample_rate", 48000.0)))
         try:
             for node in config.get("nodes", []):

@@ -15,6 +15,7 @@ __all__ = ["NativeGraphExecutor", "NativeStreamer", "describe_blob", "infer_batc
 
 
 def default_threads() -> int:
+    """The worker threads an executor uses by default: the machine's cores."""
     return max(os.cpu_count() or 1, 1)
 
 
@@ -163,6 +164,7 @@ class NativeGraphExecutor:
         self.close()
 
     def close(self) -> None:
+        """Stops its streamers and frees the native graph (idempotent); later calls raise GraphError."""
         for streamer in getattr(self, "_streamers", ()):
             streamer.close()
         handle, self._handle = getattr(self, "_handle", None), None
@@ -261,6 +263,7 @@ class NativeGraphExecutor:
         return self.render(frames, min(max(int(frames), 1), self.max_block_frames), base_params, control_history_blob)
 
     def reset(self) -> None:
+        """Back to time zero with fresh node state."""
         self._check(self._binding.lib.amp_graph_reset(self._live()), "reset")
 
     # streaming --------------------------------------------------------------------------------
@@ -300,6 +303,7 @@ class NativeGraphExecutor:
 
     @property
     def frame_position(self) -> int:
+        """Frames rendered since creation or the last reset."""
         info = self._binding.ffi.new("AmpGraphInfo *")
         self._binding.lib.amp_graph_info(self._live(), info)
         return int(info.frame_position)
@@ -364,6 +368,7 @@ class NativeStreamer:
 
     @property
     def closed(self) -> bool:
+        """True once close() was called."""
         return self._handle is None
 
     def _live(self):
@@ -428,6 +433,8 @@ class NativeStreamer:
             self._binding.lib.amp_streamer_stop(self._handle)
 
     def info(self) -> dict:
+        """The streamer's configuration and counters: block and lead frames, frames rendered and read, running,
+        failed."""
         info = self._binding.ffi.new("AmpStreamerInfo *")
         self._binding.lib.amp_streamer_info(self._live(), info)
         return {
@@ -441,6 +448,7 @@ class NativeStreamer:
         }
 
     def close(self) -> None:
+        """Stops the stream and frees it (idempotent); a later read raises StreamStopped."""
         handle, self._handle = self._handle, None
         if handle is not None:
             self._binding.lib.amp_streamer_destroy(handle)

@@ -33,6 +33,9 @@ class GraphTopology:
 
 @dataclass
 class CompiledPlan:
+    """The compiled plan: execution order, channels per node, buffers, fused chains, modulation order, the
+    optimisations applied, and its blob."""
+
     order: list[int]
     channels: list[int]
     values: list[PlanValue]
@@ -43,6 +46,7 @@ class CompiledPlan:
     blob: bytes = field(repr=False, default=b"")
 
     def enabled(self) -> list[str]:
+        """The names of the optimisations this plan applies."""
         return [name for name, bit in OPTIMISATIONS.items() if self.optimisations & bit]
 
 
@@ -249,6 +253,8 @@ def _fusion_groups(topo: GraphTopology, order: list[int]) -> list[list[int]]:
 
 
 def compile_plan(topo: GraphTopology, disabled_optimisations: int = 0) -> CompiledPlan:
+    """Orders the graph, infers channels, assigns buffers and applies the optimisations not in
+    `disabled_optimisations` (AMP_OPT_* bits)."""
     if not topo.names:
         raise GraphError("the graph has no nodes")
     order = _order(topo)

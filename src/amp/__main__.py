@@ -1,0 +1,7 @@
+"""``python -m amp``: the `amp` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
