@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,6 +20,8 @@ from .blobs import (
     DescriptorNode,
     write_descriptor_blob,
 )
+from .checks import count as _count
+from .checks import rate as _rate
 from .control import ControlDelay
 from .errors import GraphError
 from .plan import CompiledPlan, GraphTopology, compile_plan, parse_optimisations
@@ -53,6 +57,15 @@ class _Edge:
 
 
 
+def _edit(method):
+    # Edits take the graph's lock, so that a render_block on another thread compiles a whole graph.
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 def render_block_capacity(frames: int) -> int:
     """The block capacity of the executor render_block builds for calls of `frames` frames: a longer
     call is rendered in several blocks of it, so the state survives."""
@@ -68,7 +81,9 @@ class AudioGraph:
     """
 
     def __init__(self, sample_rate: float = 48000.0, control_delay: ControlDelay | None = None) -> None:
-        self.sample_rate = float(sample_rate)
+        self.sample_rate = _rate("sample_rate", sample_rate)
+        self._lock = threading.RLock()
+        self._rendering = False
         self.control_delay = control_delay if control_delay is not None else ControlDelay()
         self._nodes: dict[str, _Node] = {}
         self._edges: list[_Edge] = []
@@ -93,6 +108,7 @@ class AudioGraph:
     def spec(self, name: str) -> _catalogue.NodeSpec:
         return _catalogue.node_spec(self._node(name).type, name)
 
+    @_edit
     def add_node(self, name: str, type: str, params: Mapping[str, Any] | None = None, *, data: bytes | None = None,
                  **kwargs: Any) -> str:
         """Adds a node of catalogue `type`; parameters are checked against the catalogue."""
@@ -110,6 +126,7 @@ class AudioGraph:
         self._changed()
         return name
 
+    @_edit
     def set_param(self, node: str, param: str, value: Any) -> None:
         spec = self.spec(node)
         self._node(node).params[param] = spec.param(param, node).coerce(node, value)
@@ -119,6 +136,7 @@ class AudioGraph:
         spec = self.spec(node)
         return self._node(node).params.get(param, spec.param(param, node).default)
 
+    @_edit
     def connect(self, source: str, target: str, *, output: str | int = 0, input: str | int = 0) -> None:
         """Feeds `output` of `source` into `input` of `target`."""
         source_spec = self.spec(source)
@@ -131,6 +149,7 @@ class AudioGraph:
         self._edges.append(_Edge(source, out_index, target, in_index))
         self._changed()
 
+    @_edit
     def modulate(self, source: str, target: str, param: str, scale: float = 1.0, mode: str = "add",
                  channel: int | None = None, *, output: str | int = 0) -> None:
         """Adds (``mode="add"``) or multiplies (``mode="mul"``) `source` × `scale` into `target.param`.
@@ -155,6 +174,7 @@ class AudioGraph:
                                              None if channel is None else int(channel)))
         self._changed()
 
+    @_edit
     def bind_control(self, node: str, param: str, key: str) -> None:
         """Makes `node.param` follow control key `key` (its descriptor value until the first event)."""
         pspec = self.spec(node).param(param, node)
@@ -166,6 +186,7 @@ class AudioGraph:
         self._bindings[(node, param)] = key
         self._changed()
 
+    @_edit
     def set_sink(self, node: str) -> None:
         self._node(node)
         self._sink = node
@@ -255,9 +276,10 @@ class AudioGraph:
         parameter sees, except before a key's first event: there the tensor holds 0, where a bound
         parameter holds its own value.
         """
-        sr = float(sample_rate or self.sample_rate)
+        sr = self.sample_rate if sample_rate is None else _rate("sample_rate", sample_rate)
+        frames = _count("frames", frames, maximum=1 << 26)
         keys = list(keys) if keys is not None else self.control_delay.keys
-        out = np.zeros((len(keys), int(frames)))
+        out = np.zeros((len(keys), frames))
         blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
         from .native_runtime import NativeGraphExecutor
 
@@ -283,54 +305,88 @@ class AudioGraph:
         the same sample rate and batch, and no change to the graph in between, uses it."""
         from .native_runtime import NativeGraphExecutor
 
-        if self._executor is not None:
-            self._executor.close()
-            self._executor = None
-        self._executor = NativeGraphExecutor(self, batch=batch, sample_rate=sample_rate,
-                                             max_block_frames=render_block_capacity(frames), threads=threads)
-        self._executor_key = (self._version, float(sample_rate), int(batch))
-        return self._executor
+        with self._lock:
+            if self._executor is not None:
+                self._executor.close()
+                self._executor = None
+            self._executor = NativeGraphExecutor(self, batch=batch, sample_rate=sample_rate,
+                                                 max_block_frames=render_block_capacity(frames), threads=threads)
+            self._executor_key = (self._version, float(sample_rate), int(batch))
+            return self._executor
 
     @property
     def executor(self):
         """The executor render_block last used or attach_executor built, or None."""
         return self._executor
 
+    @property
+    def frame_position(self) -> int:
+        """Where the stream stands: frames rendered by render_block since the start or reset()."""
+        return self._frame_position
+
     def render_block(self, frames: int, sample_rate: float | None = None, base_params=None, *,
                      batch: int | None = None) -> np.ndarray:
         """Renders the next `frames` frames; returns float64 (B, C, frames).
 
         The graph keeps its state (oscillator phases, filter memories) from call to call; the
-        control history window for the block is exported and applied sample-accurately.
+        control history window for the block is exported and applied sample-accurately. One stream
+        has one shape: `sample_rate` (when given) must be the graph's, and the batch B chosen by
+        the first call after creation or ``reset()`` holds until the next ``reset()``; a call that
+        would change it raises GraphError. Calls from several threads do not overlap: one made while
+        another renders raises GraphError.
         """
         from .native_runtime import infer_batch
 
-        sr = float(sample_rate or self.sample_rate)
-        frames = int(frames)
+        frames = _count("frames", frames, maximum=(1 << 63) - 1)
+        if sample_rate is not None and _rate("sample_rate", sample_rate) != self.sample_rate:
+            raise GraphError(
+                f"render_block at {float(sample_rate)} Hz: this graph renders at {self.sample_rate} Hz "
+                f"(AudioGraph(sample_rate=...)); build a graph at the rate you want instead")
+        sr = self.sample_rate
         b = infer_batch(base_params, batch)
-        executor = self._executor_for(sr, b, frames)
-        t0 = self._frame_position / sr
-        blob = None
-        if self._bindings:
-            blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
-            from . import diagnostics
+        with self._lock:
+            if self._rendering:
+                raise GraphError("another thread is rendering this graph (render_block calls do not overlap)")
+            if self._frame_position > 0 and self._executor is not None and self._executor.batch != b:
+                raise GraphError(
+                    f"render_block with batch B={b}: this stream has B={self._executor.batch} since its start, and is "
+                    f"{self._frame_position} frames in; a stream keeps its batch. Call reset() to start a new stream "
+                    "(from frame 0, with fresh state) with another batch")
+            executor = self._executor_for(sr, b, frames)
+            t0 = self._frame_position / sr
+            blob = None
+            if self._bindings:
+                blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
+                from . import diagnostics
 
-            if diagnostics.logging_enabled():
-                _write_last_control_blob(blob)
-        out = executor.run_block(frames, sr, base_params, control_history_blob=blob)
-        self._frame_position += frames
-        return out
+                if diagnostics.logging_enabled():
+                    _write_last_control_blob(blob)
+            self._rendering = True
+        progress = executor._binding.ffi.new(executor._binding.types["int64_t *"])
+        try:
+            return executor.run_block(frames, None, base_params, control_history_blob=blob, _progress=progress)
+        finally:
+            with self._lock:
+                self._frame_position += int(progress[0])  # what was rendered, even when interrupted
+                self._rendering = False
 
     def reset(self) -> None:
-        """Back to time zero with fresh node state."""
-        self._frame_position = 0
-        if self._executor is not None:
-            self._executor.reset()
+        """Back to time zero with fresh node state: a new stream, which may have another batch."""
+        with self._lock:
+            if self._rendering:
+                raise GraphError("another thread is rendering this graph; reset it when that render returns")
+            self._frame_position = 0
+            if self._executor is not None:
+                self._executor.reset()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.close()
-            self._executor = None
+        """Frees the native executor (from any thread; a render in progress raises StreamStopped).
+        The graph stays usable: the next render_block builds a new one, which starts a new stream."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.close()
+        with self._lock:
+            self._frame_position = 0
 
     # ----- patch files ----------------------------------------------------------------------
     def to_config(self) -> dict:
@@ -373,7 +429,7 @@ class AudioGraph:
         unknown = set(config) - {"sample_rate", "nodes", "connections", "modulations", "controls", "sink"}
         if unknown:
             raise GraphError(f"unknown patch keys: {', '.join(sorted(unknown))}")
-        graph = cls(float(config.get("sample_rate", 48000.0)))
+        graph = cls(config.get("sample_rate", 48000.0))
         try:
             for node in config.get("nodes", []):
                 graph.add_node(node["name"], node["type"], node.get("params", {}))
@@ -389,12 +445,6 @@ class AudioGraph:
         if config.get("sink") is not None:
             graph.set_sink(config["sink"])
         return graph
-
-    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def _write_last_control_blob(blob: bytes) -> None:
