@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 /* AMP_CDEF_BEGIN */
-#define AMP_ABI_VERSION 1
+#define AMP_ABI_VERSION 2
 
 #define AMP_OK 0
 #define AMP_ERR_INVALID_ARGUMENT 1

@@ -24,7 +24,7 @@ from .errors import NativeRuntimeUnavailable
 
 __all__ = ["Binding", "load", "diagnostics_build_requested", "LIBRARY_NAMES", "HEADER_NAME"]
 
-EXPECTED_ABI_VERSION = 1
+EXPECTED_ABI_VERSION = 2
 LIBRARY_NAMES = {False: "libamp_native.so", True: "libamp_native_logging.so"}
 HEADER_NAME = "amp_native.h"
 _CDEF_BEGIN = "/* AMP_CDEF_BEGIN */"
@@ -159,7 +159,10 @@ def load() -> Binding:
                 f"{library} speaks ABI version {info.abi_version} (header {lib.AMP_ABI_VERSION}); this amp "
                 f"package expects {EXPECTED_ABI_VERSION}. Rebuild it from the same source tree. {BUILD_HINT}"
             )
-        api, resolved = bind_all(ffi, lib)
+        try:
+            api, resolved = bind_all(ffi, lib)
+        except AttributeError as exc:
+            raise NativeRuntimeUnavailable(f"{library} does not match {header}: {exc}. {BUILD_HINT}") from exc
         binding = Binding(ffi, lib, library, header, cdef, bool(info.logging_compiled), api, resolved)
         _cache[logging_build] = binding
         return binding
