@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import AmpMemoryError, GraphError
 
-__all__ = ["count", "rate", "MAX_OUTPUT_SAMPLES", "output_array"]
+__all__ = ["count", "rate", "seconds", "number", "MAX_OUTPUT_SAMPLES", "output_array"]
 
 # The most samples (batch x channels x frames, float64) one render or read returns: 2^29 samples,
 # 4 GiB. A longer render is made of several calls, which continue the stream.
@@ -20,21 +20,45 @@ def count(name: str, value, *, minimum: int = 0, maximum: int | None = None) -> 
     """`value` as an int: an int or numpy integer (not a bool, a float or a string) in range."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise GraphError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    number = int(value)
-    if number < minimum or (maximum is not None and number > maximum):
+    result = int(value)
+    if result < minimum or (maximum is not None and result > maximum):
         bound = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
-        raise GraphError(f"{name} must be {bound}, got {number}")
-    return number
+        raise GraphError(f"{name} must be {bound}, got {result}")
+    return result
 
 
 def rate(name: str, value) -> float:
     """`value` as a float: a real number (not a bool or a string), positive and finite."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise GraphError(f"{name} must be a number of Hz, got {value!r} ({type(value).__name__})")
-    number = float(value)
-    if not math.isfinite(number) or number <= 0.0:
-        raise GraphError(f"{name} must be positive and finite, got {number}")
-    return number
+    try:
+        result = float(value)
+    except OverflowError:
+        raise GraphError(f"{name} = {value!r} is too large for a float") from None
+    if not math.isfinite(result) or result <= 0.0:
+        raise GraphError(f"{name} must be positive and finite, got {result}")
+    return result
+
+
+def seconds(name: str, value) -> float:
+    """`value` as a float of seconds: a real number (not a bool or a string), >= 0 and finite."""
+    number_ = number(name, value)
+    if number_ < 0.0:
+        raise GraphError(f"{name} must be >= 0 seconds, got {number_}")
+    return number_
+
+
+def number(name: str, value) -> float:
+    """`value` as a finite float: a real number, not a bool or a string."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise GraphError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    try:
+        result = float(value)
+    except OverflowError:
+        raise GraphError(f"{name} = {value!r} is too large for a float") from None
+    if not math.isfinite(result):
+        raise GraphError(f"{name} must be finite, got {result}")
+    return result
 
 
 def output_array(batch: int, channels: int, frames: int, what: str = "a render") -> np.ndarray:

@@ -21,9 +21,10 @@ from .blobs import (
     write_descriptor_blob,
 )
 from .checks import count as _count
+from .checks import number as _number
 from .checks import rate as _rate
 from .control import ControlDelay
-from .errors import GraphError
+from .errors import GraphError, PatchFileError
 from .plan import CompiledPlan, GraphTopology, compile_plan, parse_optimisations
 
 __all__ = ["AudioGraph"]
@@ -164,9 +165,10 @@ class AudioGraph:
                              node=target)
         if mode not in ("add", "mul"):
             raise GraphError(f"modulation mode must be 'add' or 'mul', got {mode!r}", node=target)
-        scale = float(scale)
-        if not np.isfinite(scale):
-            raise GraphError(f"modulation scale must be finite, got {scale}", node=target)
+        try:
+            scale = _number("modulation scale", scale)
+        except GraphError as exc:
+            raise GraphError(exc.message, node=target) from None
         if channel is not None and (not isinstance(channel, (int, np.integer)) or channel < 0):
             raise GraphError(f"modulation channel must be None or a non-negative int, got {channel!r}", node=target)
         out_index = self.spec(source).output_index(output, source)
@@ -265,8 +267,13 @@ class AudioGraph:
     def record_control_event(self, timestamp: float, pitch=None, envelope=None, trigger=None, gate=None,
                              velocity=None, extras=None) -> None:
         """Records a control event in this graph's control_delay (see ControlDelay)."""
-        self.control_delay.record_control_event(timestamp, pitch=pitch, envelope=envelope, trigger=trigger,
-                                                gate=gate, velocity=velocity, extras=extras)
+        try:
+            self.control_delay.record_control_event(timestamp, pitch=pitch, envelope=envelope, trigger=trigger,
+                                                    gate=gate, velocity=velocity, extras=extras)
+        except (TypeError, ValueError, OverflowError) as exc:
+            if isinstance(exc, GraphError):
+                raise
+            raise GraphError(f"control event at {timestamp!r}: {exc}") from None
 
     def sample_control_tensor(self, t0: float, frames: int, sample_rate: float | None = None,
                               keys: list[str] | None = None) -> np.ndarray:
@@ -414,15 +421,22 @@ class AudioGraph:
         """Builds a graph from a dict, or a .json / .toml patch file."""
         if isinstance(config, (str, os.PathLike)):
             path = Path(config)
-            text = path.read_bytes()
-            if path.suffix.lower() == ".toml":
-                try:
-                    import tomllib
-                except ModuleNotFoundError:  # Python 3.10
-                    import tomli as tomllib
-                config = tomllib.loads(text.decode("utf-8"))
-            else:
-                config = json.loads(text)
+            try:
+                text = path.read_bytes()
+            except OSError as exc:
+                raise PatchFileError(f"patch file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+            try:
+                if path.suffix.lower() == ".toml":
+                    try:
+                        import tomllib
+                    except ModuleNotFoundError:  # Python 3.10
+                        import tomli as tomllib
+                    config = tomllib.loads(text.decode("utf-8"))
+                else:
+                    config = json.loads(text)
+            except ValueError as exc:  # JSON, TOML and UTF-8 decoding errors are all ValueErrors
+                raise GraphError(f"patch file {str(path)!r} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") \
+                    from None
         if not isinstance(config, Mapping):
             raise GraphError("a patch must be a mapping with 'nodes' (and optionally connections, modulations, "
                              "controls, sink)")
@@ -430,18 +444,29 @@ class AudioGraph:
         if unknown:
             raise GraphError(f"unknown patch keys: {', '.join(sorted(unknown))}")
         graph = cls(config.get("sample_rate", 48000.0))
+
+        def entries(key: str):
+            value = config.get(key, [])
+            if not isinstance(value, (list, tuple)) or not all(isinstance(e, Mapping) for e in value):
+                raise GraphError(f"patch '{key}' must be a list of tables (mappings), got {value!r}")
+            return value
+
         try:
-            for node in config.get("nodes", []):
+            for node in entries("nodes"):
                 graph.add_node(node["name"], node["type"], node.get("params", {}))
-            for c in config.get("connections", []):
+            for c in entries("connections"):
                 graph.connect(c["source"], c["target"], output=c.get("output", 0), input=c.get("input", 0))
-            for m in config.get("modulations", []):
+            for m in entries("modulations"):
                 graph.modulate(m["source"], m["target"], m["param"], scale=m.get("scale", 1.0),
                                mode=m.get("mode", "add"), channel=m.get("channel"), output=m.get("output", 0))
-            for c in config.get("controls", []):
+            for c in entries("controls"):
                 graph.bind_control(c["node"], c["param"], c["key"])
         except KeyError as exc:
             raise GraphError(f"patch entry is missing the field {exc}") from None
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, GraphError):
+                raise
+            raise GraphError(f"patch entry is not usable: {exc}") from None
         if config.get("sink") is not None:
             graph.set_sink(config["sink"])
         return graph

@@ -24,6 +24,7 @@ import numpy as np
 from . import _binding
 from .checks import count as _count
 from .checks import output_array, rate as _rate
+from .checks import seconds as _seconds
 from .errors import GraphError, StreamStopped, error_from_native
 
 __all__ = ["NativeGraphExecutor", "NativeStreamer", "describe_blob", "infer_batch", "default_threads"]
@@ -548,7 +549,7 @@ class NativeStreamer:
         ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
         frames = _count("frames", frames, maximum=(1 << 63) - 1)
         if timeout is not None:
-            timeout = _rate("timeout", timeout) if timeout != 0 else 0.0
+            timeout = _seconds("timeout", timeout)
         out = output_array(self.batch, self.channels, frames, "a read")
         deadline = None if timeout is None else time.monotonic() + timeout
         got = 0
