@@ -18,6 +18,11 @@ MAX_OUTPUT_SAMPLES = 1 << 29
 
 def count(name: str, value, *, minimum: int = 0, maximum: int | None = None) -> int:
     """`value` as an int: an int or numpy integer (not a bool, a float or a string) in range."""
+    if type(value) is int:  # the common case, without the abstract-class checks
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+            raise GraphError(f"{name} must be {bound}, got {value}")
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise GraphError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     result = int(value)

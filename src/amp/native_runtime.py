@@ -47,6 +47,9 @@ def _destroy(destroy, handle) -> None:
     destroy(handle)
 
 
+_BUSY = "this executor is busy: another thread is rendering or resetting it (one render at a time per executor)"
+
+
 class _Lifetime:
     """A native handle and the calls inside it.
 
@@ -59,51 +62,43 @@ class _Lifetime:
         self.handle = handle
         self._interrupt = interrupt
         self._closed_error = closed_error
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._calls = 0
         self._exclusive = False
         self._closing = False
         self._destroy_on_leave = False
         self._finalizer = weakref.finalize(owner, _destroy, destroy, handle)
+        # A bracket holds no state of its own: one of each kind serves every thread.
+        self.shared = _Call(self, False, "")
+        self.exclusive = _Call(self, True, _BUSY)
 
     @property
     def closed(self) -> bool:
         return self._closing
 
-    def call(self, exclusive: bool = False, busy_message: str = ""):
-        return _Call(self, exclusive, busy_message)
+    def call(self):
+        return self.shared
 
-    def _enter(self, exclusive: bool, busy_message: str):
-        with self._cond:
-            if self._closing:
-                raise self._closed_error()
-            if exclusive:
-                if self._exclusive:
-                    raise GraphError(busy_message)
-                self._exclusive = True
-            self._calls += 1
-            return self.handle
-
-    def _leave(self, exclusive: bool) -> None:
-        destroy = False
-        with self._cond:
-            self._calls -= 1
-            if exclusive:
-                self._exclusive = False
-            if self._calls == 0:
-                self._cond.notify_all()
-                destroy, self._destroy_on_leave = self._destroy_on_leave, False
+    def _left_last(self) -> None:
+        # the last call out after close() began: wake close(), or free the handle for it
+        self._cond.notify_all()
+        destroy, self._destroy_on_leave = self._destroy_on_leave, False
         if destroy:
-            self._finalizer()
+            self._lock.release()
+            try:
+                self._finalizer()
+            finally:
+                self._lock.acquire()
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             first = not self._closing
             self._closing = True
             busy = self._calls > 0
         if first and busy:
             self._interrupt(self.handle)
-        with self._cond:
+        with self._lock:
             if not self._cond.wait_for(lambda: self._calls == 0, _CLOSE_WAIT_SECONDS):
                 # A call that does not return holds the handle: the last one out frees it.
                 self._destroy_on_leave = True
@@ -120,10 +115,27 @@ class _Call:
         self._busy_message = busy_message
 
     def __enter__(self):
-        return self._life._enter(self._exclusive, self._busy_message)
+        life = self._life
+        with life._lock:
+            if life._closing:
+                raise life._closed_error()
+            if self._exclusive:
+                if life._exclusive:
+                    raise GraphError(self._busy_message)
+                life._exclusive = True
+            life._calls += 1
+            return life.handle
 
-    def __exit__(self, *exc) -> None:
-        self._life._leave(self._exclusive)
+    def __exit__(self, exc_type, exc, tb) -> None:
+        life = self._life
+        with life._lock:
+            life._calls -= 1
+            if self._exclusive:
+                life._exclusive = False
+            if life._closing and life._calls == 0:
+                life._left_last()
+
+
 
 
 def _executor_closed() -> GraphError:
@@ -277,6 +289,8 @@ class NativeGraphExecutor:
             raise error_from_native(self._binding.lib, status, error, ffi, context="compiling the graph")
         self._life = _Lifetime(self, handle[0], api.amp_graph_destroy, api.amp_graph_cancel, _executor_closed)
         self._no_overrides = ffi.NULL
+        self._progress = ffi.new(types["int64_t *"])
+        self._render_error = ffi.new(types["AmpErrorInfo *"])
         info = ffi.new(types["AmpGraphInfo *"])
         api.amp_graph_info(handle[0], info)
         self.output_channels = int(info.output_channels)
@@ -322,10 +336,6 @@ class NativeGraphExecutor:
             error = ffi.new(self._binding.types["AmpErrorInfo *"])
             api.amp_graph_last_error(handle, error)
             raise error_from_native(self._binding.lib, status, error, ffi, context=context)
-
-    def _busy(self) -> str:
-        return ("this executor is busy: another thread is rendering or resetting it (one render at a time per "
-                "executor)")
 
     # parameters -------------------------------------------------------------------------------
     def _pack_overrides(self, base_params, total_frames: int):
@@ -390,12 +400,13 @@ class NativeGraphExecutor:
             control_history_blob = bytes(control_history_blob)
             blob, blob_size = control_history_blob, len(control_history_blob)
         out = output_array(self.batch, self.output_channels, total_frames)
-        progress = _progress if _progress is not None else ffi.new(types["int64_t *"])
-        progress[0] = 0
-        error = ffi.new(types["AmpErrorInfo *"])
         target = ffi.from_buffer(types["double[]"], out)
         try:
-            with self._life.call(exclusive=True, busy_message=self._busy()) as handle:
+            with self._life.exclusive as handle:
+                # renders do not overlap, so they share these
+                progress = _progress if _progress is not None else self._progress
+                progress[0] = 0
+                error = self._render_error
                 # cffi releases the GIL for each call: other Python threads run while the network renders.
                 while True:
                     status = api.amp_graph_render_part(handle, total_frames, block, overrides, count, blob, blob_size,
@@ -410,7 +421,7 @@ class NativeGraphExecutor:
                     if progress[0] >= total_frames:
                         break
         except KeyboardInterrupt as exc:
-            done = int(progress[0])
+            done = int((_progress if _progress is not None else self._progress)[0])
             exc.frames_rendered = done
             exc.audio = out[:, :, :done]
             raise
@@ -422,13 +433,12 @@ class NativeGraphExecutor:
         """Renders the next `frames` frames; returns float64 (B, C, frames)."""
         if sample_rate is not None and _rate("sample_rate", sample_rate) != self.sample_rate:
             raise GraphError(f"this executor was compiled for {self.sample_rate} Hz, not {sample_rate} Hz")
-        frames = _count("frames", frames, maximum=(1 << 63) - 1)
-        return self.render(frames, min(max(frames, 1), self.max_block_frames), base_params, control_history_blob,
-                           _progress=_progress)
+        # blocks of min(frames, max_block_frames), as render() chooses when not told
+        return self.render(frames, None, base_params, control_history_blob, _progress=_progress)
 
     def reset(self) -> None:
         api = self._binding.api
-        with self._life.call(exclusive=True, busy_message=self._busy()) as handle:
+        with self._life.exclusive as handle:
             self._check(handle, api.amp_graph_reset(handle), "reset")
 
     # streaming --------------------------------------------------------------------------------
@@ -455,7 +465,7 @@ class NativeGraphExecutor:
                 raise GraphError(
                     f"base_params['{node}']['{param}'] has {shape[2]} frames; a stream takes one value per row and "
                     "channel (shape (B, C, 1)); send changes over time as control events", node=node)
-        with self._life.call(exclusive=True, busy_message=self._busy()) as handle:
+        with self._life.exclusive as handle:
             self._streamers = [s for s in self._streamers if not s.closed]
             streamer = NativeStreamer(self, handle, block_frames, lead, chunk_blocks, base_params,
                                       control_history_blob)
