@@ -93,11 +93,18 @@ class _Lifetime:
 
     def close(self) -> None:
         with self._lock:
-            first = not self._closing
+            interrupt = not self._closing and self._calls > 0
             self._closing = True
-            busy = self._calls > 0
-        if first and busy:
-            self._interrupt(self.handle)
+            if interrupt:
+                self._calls += 1  # the interrupt is a call too: no other closer frees the handle under it
+        if interrupt:
+            try:
+                self._interrupt(self.handle)
+            finally:
+                with self._lock:
+                    self._calls -= 1
+                    if self._calls == 0:
+                        self._left_last()
         with self._lock:
             if not self._cond.wait_for(lambda: self._calls == 0, _CLOSE_WAIT_SECONDS):
                 # A call that does not return holds the handle: the last one out frees it.
