@@ -95,7 +95,7 @@ def test_logging_build_records_calls_timings_allocations_and_the_control_blob(lo
     create = [r for r in events["api"] if r["function"] == "amp_graph_create"]
     assert len(create) == 1 and create[0]["descriptor_bytes"] > 0 and create[0]["plan_bytes"] > 0
     assert create[0]["batch"] == 1 and create[0]["sample_rate"] == 48000
-    renders = [r for r in events["api"] if r["function"] == "amp_graph_render"]
+    renders = [r for r in events["api"] if r["function"] == "amp_graph_render_part"]
     assert [r["total_frames"] for r in renders] == [128, 128, 128, 64]
     assert renders[3]["control_bytes"] == len(bytes.fromhex(report["last_blob"]))
     # one timing per node per block, for the three blocks that rendered
@@ -112,7 +112,7 @@ def test_logging_build_records_calls_timings_allocations_and_the_control_blob(lo
     assert [(f["node"], f["routes"], f["value"]) for f in folds] == [("out", 1, 0.75)]
     # the refused render, with its node and stage
     (error,) = events["error"]
-    assert error["function"] == "amp_graph_render" and error["node"] == "out" and error["stage"] == "params"
+    assert error["function"] == "amp_graph_render_part" and error["node"] == "out" and error["stage"] == "params"
     # render_block wrote the control blob of its last (failed) call, and its description
     assert (tmp_path / "logs" / "last_control_blob.bin").read_bytes() == bytes.fromhex(report["last_blob"])
     assert json.loads((tmp_path / "logs" / "last_control_blob.json").read_text()) == report["description"]

@@ -7,7 +7,17 @@
  *
  * Conventions: every function returns an int32_t status (AMP_OK == 0). Functions that act on a
  * handle record a failure in that handle (read it with amp_*_last_error); functions without a
- * handle fill the caller's AmpErrorInfo when one is given. No function aborts, exits or prints.
+ * handle, and amp_graph_render_part and amp_streamer_read_ex, fill the caller's AmpErrorInfo when
+ * one is given (and only it, so that concurrent callers never read each other's failure). No
+ * function aborts, exits or prints.
+ *
+ * Handles and threads: any function may be called on a handle from any thread. amp_graph_destroy
+ * and amp_streamer_destroy may run while other threads are inside calls on the same handle: they
+ * stop a render in progress (as amp_graph_cancel) or a streamer (waking its readers), wait for
+ * every call inside the handle to return, then free it. A call that begins once destroy has begun
+ * is refused with AMP_ERR_STOPPED; a call made after destroy returned uses freed memory, as with
+ * any freed pointer. Every size a call computes (batch x channels x frames) is checked for
+ * overflow before use.
  */
 #ifndef AMP_NATIVE_H
 #define AMP_NATIVE_H
@@ -24,7 +34,7 @@ extern "C" {
 #endif
 
 /* AMP_CDEF_BEGIN */
-#define AMP_ABI_VERSION 1
+#define AMP_ABI_VERSION 2
 
 #define AMP_OK 0
 #define AMP_ERR_INVALID_ARGUMENT 1
@@ -132,6 +142,24 @@ int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_fr
                          const uint8_t *control_blob, size_t control_blob_size,
                          double *output, size_t output_size);
 
+/* The same render in parts, each call bounded in time, so that the caller can handle signals in
+ * between. Every call of one request passes the same arguments. *frames_done says where the call
+ * starts (0 for the first call, then what the previous call left in it: a whole number of blocks)
+ * and, on return, how many frames of the request are rendered; it is updated as each run of blocks
+ * ends, so it is right even if the caller is interrupted. The call renders runs of blocks until the
+ * request is complete or budget_ms has passed (<= 0: no limit), then returns AMP_OK. The graph's
+ * frame position stands after the last frame rendered, and the control window start is the time
+ * of the request's first frame on every call. A refusal or failure is described in *error. */
+int32_t amp_graph_render_part(AmpGraph *graph, int64_t total_frames, int32_t block_frames,
+                              const AmpParamOverride *overrides, uint32_t override_count,
+                              const uint8_t *control_blob, size_t control_blob_size,
+                              double *output, size_t output_size, int32_t budget_ms,
+                              int64_t *frames_done, AmpErrorInfo *error);
+/* Stops the render in progress on this graph (it returns AMP_ERR_STOPPED, its nodes part-way
+ * through the render; amp_graph_reset starts afresh), or when none is in progress the next one to
+ * start. Returns at once. */
+int32_t amp_graph_cancel(AmpGraph *graph);
+
 /* Streaming: a thread renders the graph ahead of its reader into a ring of lead_frames (rounded up
  * to whole blocks). The streamer holds the graph until it stops or fails; the stream continues the
  * graph's timeline (its frame position), and control events are placed on that timeline: an event
@@ -167,6 +195,10 @@ int32_t amp_streamer_create(AmpGraph *graph, const AmpStreamerConfig *config,
  * stage and block); a stopped streamer answers AMP_ERR_STOPPED. */
 int32_t amp_streamer_read(AmpStreamer *streamer, double *output, size_t output_size, int64_t frames,
                           int32_t timeout_ms, int64_t *frames_read);
+/* The same, with a refusal or failure described in *error (node, stage and block of a failure
+ * inside the network) instead of in the streamer's last error. */
+int32_t amp_streamer_read_ex(AmpStreamer *streamer, double *output, size_t output_size, int64_t frames,
+                             int32_t timeout_ms, int64_t *frames_read, AmpErrorInfo *error);
 /* Replaces the control events from the next rendered block on (blob NULL: no events; every bound
  * parameter then holds its last value). The blob is validated now and copied. */
 int32_t amp_streamer_set_control(AmpStreamer *streamer, const uint8_t *control_blob, size_t control_blob_size);

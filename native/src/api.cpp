@@ -10,6 +10,8 @@
 #include "runtime/streamer.hpp"
 
 #include <cstdio>
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -18,17 +20,89 @@
 #define AMP_NATIVE_VERSION "0.0.0"
 #endif
 
+namespace {
+
+// The calls inside a handle. Destroy closes the gate (later calls are refused), stops what runs
+// and waits for the calls inside to leave before it frees anything.
+class Gate {
+public:
+    bool enter()
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (closing_) {
+            return false;
+        }
+        ++calls_;
+        return true;
+    }
+    void leave()
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (--calls_ == 0) {
+            idle_.notify_all();
+        }
+    }
+    // Returns false when another destroy already closed it.
+    bool close()
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const bool first = !closing_;
+        closing_ = true;
+        return first;
+    }
+    void wait_idle()
+    {
+        std::unique_lock<std::mutex> lock(mutex_);
+        idle_.wait(lock, [this] { return calls_ == 0; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable idle_;
+    int64_t calls_ = 0;
+    bool closing_ = false;
+};
+
+// One call inside a handle, from entry to return.
+class Pass {
+public:
+    explicit Pass(Gate &gate) : gate_(gate), open_(gate.enter()) {}
+    ~Pass()
+    {
+        if (open_) {
+            gate_.leave();
+        }
+    }
+    Pass(const Pass &) = delete;
+    Pass &operator=(const Pass &) = delete;
+    bool open() const { return open_; }
+
+private:
+    Gate &gate_;
+    bool open_;
+};
+
+}  // namespace
+
 struct AmpGraph {
     amp::Graph graph;
     AmpStreamer *streamer = nullptr;  // the streamer created on it, until one of them goes
+    mutable Gate gate;
+    std::atomic<bool> cancel{false};  // amp_graph_cancel: stops the render in progress or the next
 };
 
 struct AmpStreamer {
     amp::Streamer streamer;
     AmpGraph *graph = nullptr;
+    mutable Gate gate;
 };
 
 namespace {
+
+int32_t refuse_closed(AmpErrorInfo *error, const char *stage, const char *what)
+{
+    return amp_error_set(error, AMP_ERR_STOPPED, stage, nullptr, -1, "the %s is being destroyed", what);
+}
 
 // Guards the links between graphs and their streamers, so that either may be destroyed first.
 std::mutex g_links;
@@ -203,8 +277,17 @@ int32_t amp_graph_create(const uint8_t *descriptors, size_t descriptors_size, co
 int32_t amp_graph_destroy(AmpGraph *graph)
 {
     AMP_LOG_API("amp_graph_destroy", "\"graph\":\"%p\"", static_cast<void *>(graph));
+    if (graph == nullptr) {
+        return AMP_OK;
+    }
     try {
-        if (graph != nullptr) {
+        if (!graph->gate.close()) {
+            return AMP_ERR_STOPPED;  // another thread is destroying it
+        }
+        graph->cancel.store(true, std::memory_order_seq_cst);
+        graph->graph.wake_network();
+        graph->gate.wait_idle();
+        {
             std::lock_guard<std::mutex> lock(g_links);
             if (graph->streamer != nullptr) {
                 graph->streamer->streamer.detach();
@@ -224,6 +307,10 @@ int32_t amp_graph_last_error(const AmpGraph *graph, AmpErrorInfo *out)
     if (graph == nullptr || out == nullptr) {
         return AMP_ERR_INVALID_ARGUMENT;
     }
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return refuse_closed(out, "error", "graph");
+    }
     *out = graph->graph.last_error();
     return AMP_OK;
 }
@@ -232,6 +319,10 @@ int32_t amp_graph_info(const AmpGraph *graph, AmpGraphInfo *out)
 {
     if (graph == nullptr || out == nullptr) {
         return AMP_ERR_INVALID_ARGUMENT;
+    }
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return AMP_ERR_STOPPED;
     }
     graph->graph.info(out);
     return AMP_OK;
@@ -243,8 +334,42 @@ int32_t amp_graph_reset(AmpGraph *graph)
         return AMP_ERR_INVALID_ARGUMENT;
     }
     AMP_LOG_API("amp_graph_reset", "\"graph\":\"%p\"", static_cast<void *>(graph));
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return AMP_ERR_STOPPED;
+    }
     return guarded(nullptr, "reset", [&]() { return graph->graph.reset(); });
 }
+
+namespace {
+
+int32_t render_request(AmpGraph *graph, amp::RenderRequest &request, const char *entry)
+{
+    request.cancel = &graph->cancel;
+    AmpErrorInfo scratch;
+    amp_error_clear(&scratch);
+    const int32_t status = guarded(&scratch, "render", [&]() { return graph->graph.render(request); });
+    if (scratch.code != 0) {
+        // an exception escaped the graph: report it where the caller reads failures
+        if (request.error != nullptr) {
+            *request.error = scratch;
+        } else {
+            graph->graph.record_error(scratch);
+        }
+    }
+    if (status == AMP_ERR_STOPPED) {
+        graph->cancel.store(false, std::memory_order_seq_cst);  // used up by the render it stopped
+    }
+    if (status != AMP_OK) {
+        const AmpErrorInfo failure = request.error != nullptr ? *request.error : graph->graph.last_error();
+        AMP_LOG_ERROR(entry, &failure);
+        (void)failure;
+        (void)entry;
+    }
+    return status;
+}
+
+}  // namespace
 
 int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_frames,
                          const AmpParamOverride *overrides, uint32_t override_count, const uint8_t *control_blob,
@@ -256,6 +381,10 @@ int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_fr
     AMP_LOG_API("amp_graph_render",
                 "\"total_frames\":%lld,\"block_frames\":%d,\"overrides\":%u,\"control_bytes\":%zu,\"output\":%zu",
                 static_cast<long long>(total_frames), block_frames, override_count, control_blob_size, output_size);
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return AMP_ERR_STOPPED;
+    }
     amp::RenderRequest request;
     request.total_frames = total_frames;
     request.block_frames = block_frames;
@@ -265,19 +394,59 @@ int32_t amp_graph_render(AmpGraph *graph, int64_t total_frames, int32_t block_fr
     request.control_blob_size = control_blob_size;
     request.output = output;
     request.output_size = output_size;
-    AmpErrorInfo scratch;
-    amp_error_clear(&scratch);
-    const int32_t status = guarded(&scratch, "render", [&]() { return graph->graph.render(request); });
-    if (scratch.code != 0) {
-        // an exception escaped the graph: keep its report in the handle
-        graph->graph.record_error(scratch);
+    return render_request(graph, request, "amp_graph_render");
+}
+
+int32_t amp_graph_render_part(AmpGraph *graph, int64_t total_frames, int32_t block_frames,
+                              const AmpParamOverride *overrides, uint32_t override_count, const uint8_t *control_blob,
+                              size_t control_blob_size, double *output, size_t output_size, int32_t budget_ms,
+                              int64_t *frames_done, AmpErrorInfo *error)
+{
+    amp_error_clear(error);
+    if (graph == nullptr || frames_done == nullptr) {
+        return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
+                             "graph and frames_done must be given");
     }
-    if (status != AMP_OK) {
-        const AmpErrorInfo failure = graph->graph.last_error();
-        AMP_LOG_ERROR("amp_graph_render", &failure);
-        (void)failure;
+    AMP_LOG_API("amp_graph_render_part",
+                "\"total_frames\":%lld,\"block_frames\":%d,\"overrides\":%u,\"control_bytes\":%zu,\"output\":%zu,"
+                "\"budget_ms\":%d,\"frames_done\":%lld",
+                static_cast<long long>(total_frames), block_frames, override_count, control_blob_size, output_size,
+                budget_ms, static_cast<long long>(*frames_done));
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return refuse_closed(error, "render", "graph");
     }
-    return status;
+    AmpErrorInfo local;
+    amp_error_clear(&local);
+    amp::RenderRequest request;
+    request.total_frames = total_frames;
+    request.block_frames = block_frames;
+    request.overrides = overrides;
+    request.override_count = override_count;
+    request.control_blob = control_blob;
+    request.control_blob_size = control_blob_size;
+    request.output = output;
+    request.output_size = output_size;
+    request.error = error != nullptr ? error : &local;
+    request.first_frame = *frames_done;
+    request.budget_ns = budget_ms > 0 ? static_cast<int64_t>(budget_ms) * 1000000 : 0;
+    request.frames_done = frames_done;
+    return render_request(graph, request, "amp_graph_render_part");
+}
+
+int32_t amp_graph_cancel(AmpGraph *graph)
+{
+    if (graph == nullptr) {
+        return AMP_ERR_INVALID_ARGUMENT;
+    }
+    AMP_LOG_API("amp_graph_cancel", "\"graph\":\"%p\"", static_cast<void *>(graph));
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return AMP_OK;  // being destroyed: its render is being stopped already
+    }
+    graph->cancel.store(true, std::memory_order_seq_cst);
+    graph->graph.wake_network();
+    return AMP_OK;
 }
 
 int32_t amp_graph_set_timing(AmpGraph *graph, int32_t enabled)
@@ -286,6 +455,10 @@ int32_t amp_graph_set_timing(AmpGraph *graph, int32_t enabled)
         return AMP_ERR_INVALID_ARGUMENT;
     }
     AMP_LOG_API("amp_graph_set_timing", "\"enabled\":%d", enabled);
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return AMP_ERR_STOPPED;
+    }
     graph->graph.set_timing(enabled != 0);
     return AMP_OK;
 }
@@ -295,6 +468,10 @@ int32_t amp_graph_node_timings(const AmpGraph *graph, uint64_t *nanoseconds, uin
 {
     if (graph == nullptr || node_count == nullptr || (capacity > 0 && nanoseconds == nullptr && calls == nullptr)) {
         return AMP_ERR_INVALID_ARGUMENT;
+    }
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return AMP_ERR_STOPPED;
     }
     *node_count = graph->graph.node_timings(nanoseconds, calls, capacity);
     return *node_count > capacity ? AMP_ERR_BUFFER_TOO_SMALL : AMP_OK;
@@ -314,6 +491,10 @@ int32_t amp_streamer_create(AmpGraph *graph, const AmpStreamerConfig *config, co
     AMP_LOG_API("amp_streamer_create", "\"block_frames\":%d,\"lead_frames\":%d,\"chunk_blocks\":%d,\"overrides\":%u,"
                 "\"control_bytes\":%zu",
                 config->block_frames, config->lead_frames, config->chunk_blocks, override_count, control_blob_size);
+    Pass pass(graph->gate);
+    if (!pass.open()) {
+        return refuse_closed(error, "stream", "graph");
+    }
     const int32_t result = guarded(error, "stream", [&]() -> int32_t {
         std::lock_guard<std::mutex> lock(g_links);
         if (graph->streamer != nullptr) {
@@ -344,11 +525,37 @@ int32_t amp_streamer_create(AmpGraph *graph, const AmpStreamerConfig *config, co
     return result;
 }
 
+int32_t amp_streamer_read_ex(AmpStreamer *streamer, double *output, size_t output_size, int64_t frames,
+                             int32_t timeout_ms, int64_t *frames_read, AmpErrorInfo *error)
+{
+    amp_error_clear(error);
+    if (frames_read != nullptr) {
+        *frames_read = 0;
+    }
+    if (streamer == nullptr) {
+        return amp_error_set(error, AMP_ERR_INVALID_ARGUMENT, "read", nullptr, -1, "streamer is NULL");
+    }
+    Pass pass(streamer->gate);
+    if (!pass.open()) {
+        return refuse_closed(error, "read", "streamer");
+    }
+    AmpErrorInfo local;
+    amp_error_clear(&local);
+    AmpErrorInfo *call = error != nullptr ? error : &local;
+    return guarded(call, "read", [&]() {
+        return streamer->streamer.read(output, output_size, frames, timeout_ms, frames_read, call);
+    });
+}
+
 int32_t amp_streamer_read(AmpStreamer *streamer, double *output, size_t output_size, int64_t frames,
                           int32_t timeout_ms, int64_t *frames_read)
 {
     if (streamer == nullptr) {
         return AMP_ERR_INVALID_ARGUMENT;
+    }
+    Pass pass(streamer->gate);
+    if (!pass.open()) {
+        return AMP_ERR_STOPPED;
     }
     AmpErrorInfo scratch;
     amp_error_clear(&scratch);
@@ -363,6 +570,10 @@ int32_t amp_streamer_set_control(AmpStreamer *streamer, const uint8_t *control_b
         return AMP_ERR_INVALID_ARGUMENT;
     }
     AMP_LOG_API("amp_streamer_set_control", "\"control_bytes\":%zu", control_blob_size);
+    Pass pass(streamer->gate);
+    if (!pass.open()) {
+        return AMP_ERR_STOPPED;
+    }
     AmpErrorInfo scratch;
     amp_error_clear(&scratch);
     return guarded(&scratch, "control", [&]() { return streamer->streamer.set_control(control_blob, control_blob_size); });
@@ -374,6 +585,10 @@ int32_t amp_streamer_stop(AmpStreamer *streamer)
         return AMP_ERR_INVALID_ARGUMENT;
     }
     AMP_LOG_API("amp_streamer_stop", "\"streamer\":\"%p\"", static_cast<void *>(streamer));
+    Pass pass(streamer->gate);
+    if (!pass.open()) {
+        return AMP_OK;  // being destroyed, which stops it
+    }
     try {
         return streamer->streamer.stop();
     } catch (...) {
@@ -388,6 +603,11 @@ int32_t amp_streamer_destroy(AmpStreamer *streamer)
         return AMP_OK;
     }
     try {
+        if (!streamer->gate.close()) {
+            return AMP_ERR_STOPPED;  // another thread is destroying it
+        }
+        streamer->streamer.stop();  // wakes its readers, who then leave
+        streamer->gate.wait_idle();
         std::lock_guard<std::mutex> lock(g_links);
         streamer->streamer.detach();
         if (streamer->graph != nullptr && streamer->graph->streamer == streamer) {
@@ -405,6 +625,10 @@ int32_t amp_streamer_info(const AmpStreamer *streamer, AmpStreamerInfo *out)
     if (streamer == nullptr || out == nullptr) {
         return AMP_ERR_INVALID_ARGUMENT;
     }
+    Pass pass(streamer->gate);
+    if (!pass.open()) {
+        return AMP_ERR_STOPPED;
+    }
     streamer->streamer.info(out);
     return AMP_OK;
 }
@@ -413,6 +637,10 @@ int32_t amp_streamer_last_error(const AmpStreamer *streamer, AmpErrorInfo *out)
 {
     if (streamer == nullptr || out == nullptr) {
         return AMP_ERR_INVALID_ARGUMENT;
+    }
+    Pass pass(streamer->gate);
+    if (!pass.open()) {
+        return refuse_closed(out, "error", "streamer");
     }
     *out = streamer->streamer.last_error();
     return AMP_OK;

@@ -14,6 +14,7 @@ from .errors import (
     LoggingUnavailable,
     NativeRuntimeError,
     NativeRuntimeUnavailable,
+    PatchFileError,
     StreamStopped,
 )
 from .graph import AudioGraph
@@ -30,6 +31,7 @@ __all__ = [
     "LoggingUnavailable",
     "NativeRuntimeError",
     "NativeRuntimeUnavailable",
+    "PatchFileError",
     "StreamStopped",
     "errors",
     "system",

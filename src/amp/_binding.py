@@ -4,12 +4,19 @@ The C declarations are read at load time from ``amp_native.h`` (the region betwe
 ``AMP_CDEF_BEGIN`` and ``AMP_CDEF_END``), the header installed with the library; there is no
 second copy of them. The binding is ABI-level (``ffi.dlopen``): importing amp never compiles
 anything, and cffi releases the GIL for the duration of every native call.
+
+Every function and constant of the library is looked up once, when it loads, into ``Binding.api``
+(a plain namespace), and the C types amp uses into ``Binding.types``. cffi looks names up lazily
+under a lock of its own; a garbage collection that starts while that lock is held (say inside an
+``ffi.cast``) and runs a finalizer that looked a name up for the first time would wait for the lock
+for ever. Code that can run during a collection therefore uses only what is bound here.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +24,7 @@ from .errors import NativeRuntimeUnavailable
 
 __all__ = ["Binding", "load", "diagnostics_build_requested", "LIBRARY_NAMES", "HEADER_NAME"]
 
-EXPECTED_ABI_VERSION = 1
+EXPECTED_ABI_VERSION = 2
 LIBRARY_NAMES = {False: "libamp_native.so", True: "libamp_native_logging.so"}
 HEADER_NAME = "amp_native.h"
 _CDEF_BEGIN = "/* AMP_CDEF_BEGIN */"
@@ -36,6 +43,14 @@ def diagnostics_build_requested() -> bool:
     return os.environ.get("AMP_NATIVE_DIAGNOSTICS_BUILD", "").strip().lower() in _TRUTHY
 
 
+# The C types amp's Python side uses, resolved once (a string type is parsed under cffi's lock).
+C_TYPES = (
+    "AmpErrorInfo *", "AmpGraphInfo *", "AmpStreamerInfo *", "AmpGraphConfig *", "AmpStreamerConfig *",
+    "AmpGraph **", "AmpStreamer **", "AmpParamOverride[]", "AmpLibraryInfo *", "int64_t *", "size_t *",
+    "uint64_t[]", "uint32_t *", "double[]", "char[]", "const double *",
+)
+
+
 @dataclass(frozen=True)
 class Binding:
     ffi: object
@@ -44,6 +59,18 @@ class Binding:
     header_path: Path
     cdef: str
     logging_build: bool
+    api: object = None      # every amp_* function and AMP_* constant, bound at load
+    types: object = None    # C_TYPES by name, e.g. types["AmpErrorInfo *"]
+
+
+def bind_all(ffi, lib):
+    """Looks every name of the library up now (so that cffi never does it later) into a namespace,
+    and resolves C_TYPES."""
+    api = types.SimpleNamespace()
+    for name in dir(lib):
+        setattr(api, name, getattr(lib, name))
+    resolved = {name: ffi.typeof(name) for name in C_TYPES}
+    return api, resolved
 
 
 def _package_native_dirs() -> list[Path]:
@@ -132,6 +159,10 @@ def load() -> Binding:
                 f"{library} speaks ABI version {info.abi_version} (header {lib.AMP_ABI_VERSION}); this amp "
                 f"package expects {EXPECTED_ABI_VERSION}. Rebuild it from the same source tree. {BUILD_HINT}"
             )
-        binding = Binding(ffi, lib, library, header, cdef, bool(info.logging_compiled))
+        try:
+            api, resolved = bind_all(ffi, lib)
+        except AttributeError as exc:
+            raise NativeRuntimeUnavailable(f"{library} does not match {header}: {exc}. {BUILD_HINT}") from exc
+        binding = Binding(ffi, lib, library, header, cdef, bool(info.logging_compiled), api, resolved)
         _cache[logging_build] = binding
         return binding

@@ -42,7 +42,10 @@ class ParamSpec:
             return float(self.choices.index(value))
         if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
             raise GraphError(f"{where} must be a number, got {type(value).__name__}", node=node)
-        number = float(value)
+        try:
+            number = float(value)
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise GraphError(f"{where} = {value!r} is not a usable number: {exc}", node=node) from None
         if not math.isfinite(number):
             raise GraphError(f"{where} = {number} is not finite", node=node)
         if number < self.min or number > self.max:

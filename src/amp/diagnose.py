@@ -62,23 +62,24 @@ PITCH_HZ = 440.0
 # ----- native timing ------------------------------------------------------------------------------
 def set_timing(executor, enabled: bool = True) -> None:
     """Switches per-node timing on (clearing the totals) or off for a NativeGraphExecutor."""
-    lib = executor._binding.lib
-    status = lib.amp_graph_set_timing(executor._live(), 1 if enabled else 0)
-    executor._check(status, "amp_graph_set_timing")
+    with executor.native_call() as handle:
+        status = executor._binding.api.amp_graph_set_timing(handle, 1 if enabled else 0)
+        executor._check(handle, status, "amp_graph_set_timing")
 
 
 def node_timings(executor) -> tuple[np.ndarray, np.ndarray]:
     """Accumulated (nanoseconds, process calls) per node, by descriptor node index."""
-    ffi, lib = executor._binding.ffi, executor._binding.lib
+    ffi, api = executor._binding.ffi, executor._binding.api
     count = ffi.new("uint32_t *")
-    lib.amp_graph_node_timings(executor._live(), ffi.NULL, ffi.NULL, 0, count)
-    n = int(count[0])
-    ns = np.zeros(n, dtype=np.uint64)
-    calls = np.zeros(n, dtype=np.uint64)
-    if n:
-        status = lib.amp_graph_node_timings(executor._live(), ffi.cast("uint64_t *", ffi.from_buffer(ns)),
-                                            ffi.cast("uint64_t *", ffi.from_buffer(calls)), n, count)
-        executor._check(status, "amp_graph_node_timings")
+    with executor.native_call() as handle:
+        api.amp_graph_node_timings(handle, ffi.NULL, ffi.NULL, 0, count)
+        n = int(count[0])
+        ns = np.zeros(n, dtype=np.uint64)
+        calls = np.zeros(n, dtype=np.uint64)
+        if n:
+            status = api.amp_graph_node_timings(handle, ffi.cast("uint64_t *", ffi.from_buffer(ns)),
+                                                ffi.cast("uint64_t *", ffi.from_buffer(calls)), n, count)
+            executor._check(handle, status, "amp_graph_node_timings")
     return ns, calls
 
 

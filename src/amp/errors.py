@@ -2,7 +2,8 @@
 
 Every error is an :class:`AmpError` and also the built-in exception a caller would expect
 (``ValueError`` for bad input, ``RuntimeError`` for failures while rendering, ``ImportError`` when
-the native library cannot be loaded). Errors that come from the native library carry its status
+the native library cannot be loaded, ``MemoryError`` when a result would not fit, ``OSError`` when a
+patch file cannot be read). Errors that come from the native library carry its status
 ``code`` and, where there is one, the ``node``, ``stage`` and ``block_index`` it concerns.
 """
 
@@ -17,6 +18,7 @@ __all__ = [
     "LoggingUnavailable",
     "AmpMemoryError",
     "StreamStopped",
+    "PatchFileError",
     "error_from_native",
 ]
 
@@ -66,7 +68,11 @@ class AmpMemoryError(AmpError, MemoryError):
 
 
 class StreamStopped(AmpError, RuntimeError):
-    """A streamer was read after it stopped."""
+    """A streamer was read after it stopped, or a render or read was stopped by close()."""
+
+
+class PatchFileError(AmpError, OSError):
+    """A patch file could not be read (missing, unreadable)."""
 
 
 # Status codes from native/include/amp_native.h (also reachable as lib.AMP_ERR_* at run time; kept

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -17,6 +19,9 @@ from .blobs import (
     DescriptorNode,
     write_descriptor_blob,
 )
+from .checks import count as _count
+from .checks import number as _number
+from .checks import rate as _rate
 from .control import ControlDelay
 from .errors import GraphError
 from .plan import CompiledPlan, GraphTopology, compile_plan, parse_optimisations
@@ -52,6 +57,15 @@ class _Edge:
 
 
 
+def _edit(method):
+    # Edits take the graph's lock, so that a render_block on another thread compiles a whole graph.
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 def render_block_capacity(frames: int) -> int:
     """The block capacity of the executor render_block builds for calls of `frames` frames: a longer
     call is rendered in several blocks of it, so the state survives."""
@@ -67,7 +81,9 @@ class AudioGraph:
     """
 
     def __init__(self, sample_rate: float = 48000.0, control_delay: ControlDelay | None = None) -> None:
-        self.sample_rate = float(sample_rate)
+        self.sample_rate = _rate("sample_rate", sample_rate)
+        self._lock = threading.RLock()
+        self._rendering = False
         self.control_delay = control_delay if control_delay is not None else ControlDelay()
         self._nodes: dict[str, _Node] = {}
         self._edges: list[_Edge] = []
@@ -94,6 +110,7 @@ class AudioGraph:
         """The catalogue spec of node `name`'s type."""
         return _catalogue.node_spec(self._node(name).type, name)
 
+    @_edit
     def add_node(self, name: str, type: str, params: Mapping[str, Any] | None = None, *, data: bytes | None = None,
                  **kwargs: Any) -> str:
         """Adds a node of catalogue `type`; parameters are checked against the catalogue."""
@@ -111,6 +128,7 @@ class AudioGraph:
         self._changed()
         return name
 
+    @_edit
     def set_param(self, node: str, param: str, value: Any) -> None:
         """Sets `node.param` to `value` (a number, or a choice name), checked against the catalogue."""
         spec = self.spec(node)
@@ -122,6 +140,7 @@ class AudioGraph:
         spec = self.spec(node)
         return self._node(node).params.get(param, spec.param(param, node).default)
 
+    @_edit
     def connect(self, source: str, target: str, *, output: str | int = 0, input: str | int = 0) -> None:
         """Feeds `output` of `source` into `input` of `target`."""
         source_spec = self.spec(source)
@@ -136,6 +155,7 @@ class AudioGraph:
         self._edges.append(_Edge(source, out_index, target, in_index))
         self._changed()
 
+    @_edit
     def modulate(self, source: str, target: str, param: str, scale: float = 1.0, mode: str = "add",
                  channel: int | None = None, *, output: str | int = 0) -> None:
         """Adds (``mode="add"``) or multiplies (``mode="mul"``) `source` × `scale` into `target.param`.
@@ -150,9 +170,10 @@ class AudioGraph:
                              node=target)
         if mode not in ("add", "mul"):
             raise GraphError(f"modulation mode must be 'add' or 'mul', got {mode!r}", node=target)
-        scale = float(scale)
-        if not np.isfinite(scale):
-            raise GraphError(f"modulation scale must be finite, got {scale}", node=target)
+        try:
+            scale = _number("modulation scale", scale)
+        except GraphError as exc:
+            raise GraphError(exc.message, node=target) from None
         if channel is not None and (not isinstance(channel, (int, np.integer)) or channel < 0):
             raise GraphError(f"modulation channel must be None or a non-negative int, got {channel!r}", node=target)
         out_index = self.spec(source).output_index(output, source)
@@ -160,6 +181,7 @@ class AudioGraph:
                                              None if channel is None else int(channel)))
         self._changed()
 
+    @_edit
     def bind_control(self, node: str, param: str, key: str) -> None:
         """Makes `node.param` follow control key `key` (its descriptor value until the first event)."""
         pspec = self.spec(node).param(param, node)
@@ -171,6 +193,7 @@ class AudioGraph:
         self._bindings[(node, param)] = key
         self._changed()
 
+    @_edit
     def set_sink(self, node: str) -> None:
         """Makes `node` the graph's output (by default, the node added last)."""
         self._node(node)
@@ -256,8 +279,13 @@ class AudioGraph:
     def record_control_event(self, timestamp: float, pitch=None, envelope=None, trigger=None, gate=None,
                              velocity=None, extras=None) -> None:
         """Records a control event in this graph's control_delay (see ControlDelay)."""
-        self.control_delay.record_control_event(timestamp, pitch=pitch, envelope=envelope, trigger=trigger,
-                                                gate=gate, velocity=velocity, extras=extras)
+        try:
+            self.control_delay.record_control_event(timestamp, pitch=pitch, envelope=envelope, trigger=trigger,
+                                                    gate=gate, velocity=velocity, extras=extras)
+        except (TypeError, ValueError, OverflowError) as exc:
+            if isinstance(exc, GraphError):
+                raise
+            raise GraphError(f"control event at {timestamp!r}: {exc}") from None
 
     def sample_control_tensor(self, t0: float, frames: int, sample_rate: float | None = None,
                               keys: list[str] | None = None) -> np.ndarray:
@@ -267,9 +295,10 @@ class AudioGraph:
         parameter sees, except before a key's first event: there the tensor holds 0, where a bound
         parameter holds its own value.
         """
-        sr = float(sample_rate or self.sample_rate)
+        sr = self.sample_rate if sample_rate is None else _rate("sample_rate", sample_rate)
+        frames = _count("frames", frames, maximum=1 << 26)
         keys = list(keys) if keys is not None else self.control_delay.keys
-        out = np.zeros((len(keys), int(frames)))
+        out = np.zeros((len(keys), frames))
         blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
         from .native_runtime import NativeGraphExecutor
 
@@ -295,57 +324,89 @@ class AudioGraph:
         the same sample rate and batch, and no change to the graph in between, uses it."""
         from .native_runtime import NativeGraphExecutor
 
-        if self._executor is not None:
-            self._executor.close()
-            self._executor = None
-        self._executor = NativeGraphExecutor(self, batch=batch, sample_rate=sample_rate,
-                                             max_block_frames=render_block_capacity(frames), threads=threads)
-        self._executor_key = (self._version, float(sample_rate), int(batch))
-        return self._executor
+        with self._lock:
+            if self._executor is not None:
+                self._executor.close()
+                self._executor = None
+            self._executor = NativeGraphExecutor(self, batch=batch, sample_rate=sample_rate,
+                                                 max_block_frames=render_block_capacity(frames), threads=threads)
+            self._executor_key = (self._version, float(sample_rate), int(batch))
+            return self._executor
 
     @property
     def executor(self):
         """The executor render_block last used or attach_executor built, or None."""
         return self._executor
 
+    @property
+    def frame_position(self) -> int:
+        """Where the stream stands: frames rendered by render_block since the start or reset()."""
+        return self._frame_position
+
     def render_block(self, frames: int, sample_rate: float | None = None, base_params=None, *,
                      batch: int | None = None) -> np.ndarray:
         """Renders the next `frames` frames; returns float64 (B, C, frames).
 
         The graph keeps its state (oscillator phases, filter memories) from call to call; the
-        control history window for the block is exported and applied sample-accurately.
+        control history window for the block is exported and applied sample-accurately. One stream
+        has one shape: `sample_rate` (when given) must be the graph's, and the batch B chosen by
+        the first call after creation or ``reset()`` holds until the next ``reset()``; a call that
+        would change it raises GraphError. Calls from several threads do not overlap: one made while
+        another renders raises GraphError.
         """
         from .native_runtime import infer_batch
 
-        sr = float(sample_rate or self.sample_rate)
-        frames = int(frames)
+        frames = _count("frames", frames, maximum=(1 << 63) - 1)
+        if sample_rate is not None and _rate("sample_rate", sample_rate) != self.sample_rate:
+            raise GraphError(
+                f"render_block at {float(sample_rate)} Hz: this graph renders at {self.sample_rate} Hz "
+                f"(AudioGraph(sample_rate=...)); build a graph at the rate you want instead")
+        sr = self.sample_rate
         b = infer_batch(base_params, batch)
-        executor = self._executor_for(sr, b, frames)
-        t0 = self._frame_position / sr
-        blob = None
-        if self._bindings:
-            blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
-            from . import diagnostics
+        with self._lock:
+            if self._rendering:
+                raise GraphError("another thread is rendering this graph (render_block calls do not overlap)")
+            if self._frame_position > 0 and self._executor is not None and self._executor.batch != b:
+                raise GraphError(
+                    f"render_block with batch B={b}: this stream has B={self._executor.batch} since its start, and is "
+                    f"{self._frame_position} frames in; a stream keeps its batch. Call reset() to start a new stream "
+                    "(from frame 0, with fresh state) with another batch")
+            executor = self._executor_for(sr, b, frames)
+            t0 = self._frame_position / sr
+            blob = None
+            if self._bindings:
+                blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
+                from . import diagnostics
 
-            if diagnostics.logging_enabled():
-                _write_last_control_blob(blob)
-        out = executor.run_block(frames, sr, base_params, control_history_blob=blob)
-        self._frame_position += frames
-        self.control_delay.stream_reached(self._frame_position / sr)  # bounds the history kept
-        return out
+                if diagnostics.logging_enabled():
+                    _write_last_control_blob(blob)
+            self._rendering = True
+        progress = executor._binding.ffi.new(executor._binding.types["int64_t *"])
+        try:
+            return executor.run_block(frames, None, base_params, control_history_blob=blob, _progress=progress)
+        finally:
+            with self._lock:
+                self._frame_position += int(progress[0])  # what was rendered, even when interrupted
+                self.control_delay.stream_reached(self._frame_position / sr)  # bounds the history kept
+                self._rendering = False
 
     def reset(self) -> None:
-        """Back to time zero with fresh node state."""
-        self._frame_position = 0
-        if self._executor is not None:
-            self._executor.reset()
+        """Back to time zero with fresh node state: a new stream, which may have another batch."""
+        with self._lock:
+            if self._rendering:
+                raise GraphError("another thread is rendering this graph; reset it when that render returns")
+            self._frame_position = 0
+            if self._executor is not None:
+                self._executor.reset()
 
     def close(self) -> None:
-        """Frees the executor render_block built (the graph itself stays usable; the next render_block builds a
-        new one)."""
-        if self._executor is not None:
-            self._executor.close()
-            self._executor = None
+        """Frees the native executor (from any thread; a render in progress raises StreamStopped).
+        The graph stays usable: the next render_block builds a new one, which starts a new stream."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.close()
+        with self._lock:
+            self._frame_position = 0
 
     def __enter__(self) -> "AudioGraph":
         return self
@@ -402,15 +463,13 @@ class AudioGraph:
                 graph.bind_control(c["node"], c["param"], c["key"])
         except KeyError as exc:
             raise GraphError(f"patch entry is missing the field {exc}") from None
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, GraphError):
+                raise
+            raise GraphError(f"patch entry is not usable: {exc}") from None
         if config.get("sink") is not None:
             graph.set_sink(config["sink"])
         return graph
-
-    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def _write_last_control_blob(blob: bytes) -> None:

@@ -1,14 +1,30 @@
-"""NativeGraphExecutor: a graph compiled once into libamp_native, rendered many times."""
+"""NativeGraphExecutor: a graph compiled once into libamp_native, rendered many times.
+
+Lifetime and threads: every native handle belongs to one Python object and is freed by its
+``close()`` or, when the object is dropped, by a ``weakref.finalize`` that calls only functions
+bound when the library loaded (nothing that can run in a garbage collection takes cffi's lock).
+Any method may be called from any thread. ``close()`` stops a render or read in progress on
+another thread (that call raises :class:`amp.StreamStopped`), waits for it to return, then frees
+the handle; a call that starts once ``close()`` has begun is refused with :class:`amp.GraphError`
+(executor) or :class:`amp.StreamStopped` (streamer). Renders of one executor do not overlap: a
+second ``render``/``run_block``/``reset`` while one runs is refused with :class:`amp.GraphError`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import time
+import weakref
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import _binding
+from .checks import count as _count
+from .checks import output_array, rate as _rate
+from .checks import seconds as _seconds
 from .errors import GraphError, StreamStopped, error_from_native
 
 __all__ = ["NativeGraphExecutor", "NativeStreamer", "describe_blob", "infer_batch", "default_threads"]
@@ -17,6 +33,121 @@ __all__ = ["NativeGraphExecutor", "NativeStreamer", "describe_blob", "infer_batc
 def default_threads() -> int:
     """The worker threads an executor uses by default: the machine's cores."""
     return max(os.cpu_count() or 1, 1)
+
+
+# A long render returns to Python this often (milliseconds of native work per call), so that
+# signals (Ctrl-C) and close() from another thread get through.
+RENDER_SLICE_MS = 50
+# How long close() waits for calls on other threads to return once it has stopped them.
+_CLOSE_WAIT_SECONDS = 30.0
+
+
+def _destroy(destroy, handle) -> None:
+    # Runs from close() or as a finalizer, possibly inside a garbage collection: it calls only a
+    # function bound at load, with a pointer it was given.
+    destroy(handle)
+
+
+_BUSY = "this executor is busy: another thread is rendering or resetting it (one render at a time per executor)"
+
+
+class _Lifetime:
+    """A native handle and the calls inside it.
+
+    ``call()`` brackets each use of the handle; ``close()`` refuses new calls, stops the ones in
+    flight (``interrupt``), waits for them, then frees the handle (once). ``exclusive`` calls do
+    not overlap one another.
+    """
+
+    def __init__(self, owner, handle, destroy, interrupt, closed_error) -> None:
+        self.handle = handle
+        self._interrupt = interrupt
+        self._closed_error = closed_error
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._calls = 0
+        self._exclusive = False
+        self._closing = False
+        self._destroy_on_leave = False
+        self._finalizer = weakref.finalize(owner, _destroy, destroy, handle)
+        # A bracket holds no state of its own: one of each kind serves every thread.
+        self.shared = _Call(self, False, "")
+        self.exclusive = _Call(self, True, _BUSY)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def call(self):
+        return self.shared
+
+    def _left_last(self) -> None:
+        # the last call out after close() began: wake close(), or free the handle for it
+        self._cond.notify_all()
+        destroy, self._destroy_on_leave = self._destroy_on_leave, False
+        if destroy:
+            self._lock.release()
+            try:
+                self._finalizer()
+            finally:
+                self._lock.acquire()
+
+    def close(self) -> None:
+        with self._lock:
+            interrupt = not self._closing and self._calls > 0
+            self._closing = True
+            if interrupt:
+                self._calls += 1  # the interrupt is a call too: no other closer frees the handle under it
+        if interrupt:
+            try:
+                self._interrupt(self.handle)
+            finally:
+                with self._lock:
+                    self._calls -= 1
+                    if self._calls == 0:
+                        self._left_last()
+        with self._lock:
+            if not self._cond.wait_for(lambda: self._calls == 0, _CLOSE_WAIT_SECONDS):
+                # A call that does not return holds the handle: the last one out frees it.
+                self._destroy_on_leave = True
+                return
+        self._finalizer()
+
+
+class _Call:
+    __slots__ = ("_life", "_exclusive", "_busy_message")
+
+    def __init__(self, life: _Lifetime, exclusive: bool, busy_message: str) -> None:
+        self._life = life
+        self._exclusive = exclusive
+        self._busy_message = busy_message
+
+    def __enter__(self):
+        life = self._life
+        with life._lock:
+            if life._closing:
+                raise life._closed_error()
+            if self._exclusive:
+                if life._exclusive:
+                    raise GraphError(self._busy_message)
+                life._exclusive = True
+            life._calls += 1
+            return life.handle
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        life = self._life
+        with life._lock:
+            life._calls -= 1
+            if self._exclusive:
+                life._exclusive = False
+            if life._closing and life._calls == 0:
+                life._left_last()
+
+
+
+
+def _executor_closed() -> GraphError:
+    return GraphError("this executor is closed")
 
 
 def describe_blob(blob: bytes) -> dict:
@@ -56,15 +187,27 @@ def _iter_base_params(base_params) -> list[tuple[str, str, Any]]:
     return items
 
 
+def _shape_of(value, node: str, param: str) -> tuple:
+    try:
+        return np.shape(value)
+    except (ValueError, TypeError) as exc:
+        raise GraphError(f"base_params['{node}']['{param}'] is not an array of numbers: {exc}", node=node) from None
+
+
+def _as_values(value, node: str, param: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise GraphError(f"base_params['{node}']['{param}'] is not an array of numbers: {exc}", node=node) from None
+
+
 def infer_batch(base_params, batch: int | None = None) -> int:
     """B for a render: `batch` if given, else the largest leading dimension among 3-D overrides."""
     if batch is not None:
-        if int(batch) < 1:
-            raise GraphError(f"batch must be >= 1, got {batch}")
-        return int(batch)
+        return _count("batch", batch, minimum=1, maximum=1 << 20)
     b = 1
-    for _node, _param, value in _iter_base_params(base_params):
-        shape = np.shape(value)
+    for node, param, value in _iter_base_params(base_params):
+        shape = _shape_of(value, node, param)
         if len(shape) == 3 and shape[0] > 1:
             b = max(b, shape[0])
     return b
@@ -81,15 +224,25 @@ class NativeGraphExecutor:
     def __init__(self, graph, *, batch: int = 1, sample_rate: float | None = None, max_block_frames: int = 4096,
                  threads: int | None = None, channel_depth: int = 0, disabled_optimisations=None) -> None:
         self._binding = _binding.load()
-        self.graph = graph
-        self.batch = int(batch)
-        self.sample_rate = float(sample_rate if sample_rate is not None else graph.sample_rate)
-        self.max_block_frames = int(max_block_frames)
-        self.threads = default_threads() if threads is None else int(threads)
-        self.plan = graph.compile(disabled_optimisations)
-        names = graph.nodes
-        self._create(graph.serialize_node_descriptors(), self.plan.blob, names, [graph.spec(n) for n in names],
-                     self.plan.channels, names.index(graph.sink), channel_depth)
+        self._graph_ref = weakref.ref(graph)  # not the graph itself: the graph holds its executor
+        self.batch = _count("batch", batch, minimum=1, maximum=1 << 20)
+        self.sample_rate = _rate("sample_rate", sample_rate if sample_rate is not None else graph.sample_rate)
+        self.max_block_frames = _count("max_block_frames", max_block_frames, minimum=1, maximum=1 << 24)
+        self.threads = default_threads() if threads is None else _count("threads", threads, minimum=0, maximum=4096)
+        channel_depth = _count("channel_depth", channel_depth, minimum=0, maximum=1 << 16)
+        with graph._lock:
+            self.plan = graph.compile(disabled_optimisations)
+            names = graph.nodes
+            descriptor = graph.serialize_node_descriptors()
+            specs = [graph.spec(n) for n in names]
+            sink = names.index(graph.sink)
+        self._create(descriptor, self.plan.blob, names, specs, self.plan.channels, sink, channel_depth)
+
+    @property
+    def graph(self):
+        """The AudioGraph this executor was compiled from (None for blobs, or once it is gone)."""
+        ref = getattr(self, "_graph_ref", None)
+        return ref() if ref is not None else None
 
     @classmethod
     def from_blobs(cls, descriptor_blob: bytes, plan_blob: bytes, *, batch: int = 1, sample_rate: float = 48000.0,
@@ -100,12 +253,13 @@ class NativeGraphExecutor:
 
         self = cls.__new__(cls)
         self._binding = _binding.load()
-        self.graph = None
+        self._graph_ref = None
         self.plan = None
-        self.batch = int(batch)
-        self.sample_rate = float(sample_rate)
-        self.max_block_frames = int(max_block_frames)
-        self.threads = default_threads() if threads is None else int(threads)
+        self.batch = _count("batch", batch, minimum=1, maximum=1 << 20)
+        self.sample_rate = _rate("sample_rate", sample_rate)
+        self.max_block_frames = _count("max_block_frames", max_block_frames, minimum=1, maximum=1 << 24)
+        self.threads = default_threads() if threads is None else _count("threads", threads, minimum=0, maximum=4096)
+        channel_depth = _count("channel_depth", channel_depth, minimum=0, maximum=1 << 16)
         descriptor = describe_blob(descriptor_blob)
         plan = describe_blob(plan_blob)
         names = [n["name"] for n in descriptor["nodes"]]
@@ -120,32 +274,33 @@ class NativeGraphExecutor:
 
     def _create(self, descriptor_blob: bytes, plan_blob: bytes, names, specs, channels, sink: int,
                 channel_depth: int) -> None:
-        ffi, lib = self._binding.ffi, self._binding.lib
-        self._handle = None
+        ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
+        self._life = None
         self.descriptor_blob = descriptor_blob
         self.plan_blob = plan_blob
         self._node_index = {name: i for i, name in enumerate(names)}
         self._specs = specs
         self._channels = channels
-        config = ffi.new("AmpGraphConfig *")
+        self._streamers: list[NativeStreamer] = []
+        config = ffi.new(types["AmpGraphConfig *"])
         config.batch = self.batch
         config.max_block_frames = self.max_block_frames
         config.threads = self.threads
         config.channel_depth = int(channel_depth)
         config.sample_rate = self.sample_rate
         config.disabled_optimisations = self.plan_disabled_bits()
-        error = ffi.new("AmpErrorInfo *")
-        handle = ffi.new("AmpGraph **")
-        status = lib.amp_graph_create(self.descriptor_blob, len(self.descriptor_blob), self.plan_blob,
+        error = ffi.new(types["AmpErrorInfo *"])
+        handle = ffi.new(types["AmpGraph **"])
+        status = api.amp_graph_create(self.descriptor_blob, len(self.descriptor_blob), self.plan_blob,
                                       len(self.plan_blob), config, handle, error)
-        if status != lib.AMP_OK:
-            raise error_from_native(lib, status, error, ffi, context="compiling the graph")
-        self._handle = handle[0]
-        self._error = ffi.new("AmpErrorInfo *")
+        if status != api.AMP_OK:
+            raise error_from_native(self._binding.lib, status, error, ffi, context="compiling the graph")
+        self._life = _Lifetime(self, handle[0], api.amp_graph_destroy, api.amp_graph_cancel, _executor_closed)
         self._no_overrides = ffi.NULL
-        self._streamers: list[NativeStreamer] = []
-        info = ffi.new("AmpGraphInfo *")
-        lib.amp_graph_info(self._handle, info)
+        self._progress = ffi.new(types["int64_t *"])
+        self._render_error = ffi.new(types["AmpErrorInfo *"])
+        info = ffi.new(types["AmpGraphInfo *"])
+        api.amp_graph_info(handle[0], info)
         self.output_channels = int(info.output_channels)
 
     def plan_disabled_bits(self) -> int:
@@ -163,38 +318,40 @@ class NativeGraphExecutor:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def closed(self) -> bool:
+        life = getattr(self, "_life", None)
+        return life is None or life.closed
+
     def close(self) -> None:
-        """Stops its streamers and frees the native graph (idempotent); later calls raise GraphError."""
-        for streamer in getattr(self, "_streamers", ()):
+        """Frees the native graph, from any thread at any moment (idempotent). Its streamers close
+        first; a render in progress on another thread is stopped (it raises
+        :class:`amp.StreamStopped`) and waited for."""
+        for streamer in list(getattr(self, "_streamers", ())):
             streamer.close()
-        handle, self._handle = getattr(self, "_handle", None), None
-        if handle is not None:
-            self._binding.lib.amp_graph_destroy(handle)
+        life = getattr(self, "_life", None)
+        if life is not None:
+            life.close()
 
-    def __del__(self) -> None:  # pragma: no cover
-        try:
-            self.close()
-        except Exception:
-            pass
+    def native_call(self):
+        """A context manager giving the native AmpGraph handle for a call made by hand (diagnostics):
+        while it is open, close() waits rather than free the graph under it."""
+        return self._life.call()
 
-    def _check(self, status: int, context: str) -> None:
-        lib, ffi = self._binding.lib, self._binding.ffi
-        if status != lib.AMP_OK:
-            lib.amp_graph_last_error(self._handle, self._error)
-            raise error_from_native(lib, status, self._error, ffi, context=context)
-
-    def _live(self):
-        if self._handle is None:
-            raise GraphError("this executor is closed")
-        return self._handle
+    def _check(self, handle, status: int, context: str) -> None:
+        api, ffi = self._binding.api, self._binding.ffi
+        if status != api.AMP_OK:
+            error = ffi.new(self._binding.types["AmpErrorInfo *"])
+            api.amp_graph_last_error(handle, error)
+            raise error_from_native(self._binding.lib, status, error, ffi, context=context)
 
     # parameters -------------------------------------------------------------------------------
     def _pack_overrides(self, base_params, total_frames: int):
         """Checks each override's shape against (B, C, F) and hands numpy's memory to C as is."""
-        ffi = self._binding.ffi
+        ffi, types = self._binding.ffi, self._binding.types
         items = _iter_base_params(base_params)
         keep = []
-        overrides = ffi.new("AmpParamOverride[]", max(len(items), 1))
+        overrides = ffi.new(types["AmpParamOverride[]"], max(len(items), 1))
         for k, (node, param, value) in enumerate(items):
             if node not in self._node_index:
                 raise GraphError(f"base_params names unknown node '{node}'; nodes: {', '.join(self._node_index)}",
@@ -207,7 +364,7 @@ class NativeGraphExecutor:
                                  node=node)
             channels = self._channels[n]
             expected = (self.batch, channels, total_frames)
-            array = np.asarray(value, dtype=np.float64)
+            array = _as_values(value, node, param)
             if array.ndim == 0:
                 array = array.reshape(1, 1, 1)
             if array.ndim != 3 or any(d not in (1, e) for d, e in zip(array.shape, expected)):
@@ -221,50 +378,77 @@ class NativeGraphExecutor:
             o = overrides[k]
             o.node = n
             o.param = spec.param_index(param, node)
-            o.data = ffi.cast("const double *", ffi.from_buffer(array))
+            o.data = ffi.cast(types["const double *"], ffi.from_buffer(array))
             o.batch, o.channels, o.frames = array.shape
         return overrides, len(items), keep
 
     # rendering --------------------------------------------------------------------------------
     def render(self, total_frames: int, block_frames: int | None = None, base_params=None,
-               control_history_blob: bytes | None = None) -> np.ndarray:
-        """Renders `total_frames` in blocks of `block_frames` in one native call; returns (B, C, F)."""
-        handle = self._live()
-        ffi, lib = self._binding.ffi, self._binding.lib
-        total_frames = int(total_frames)
-        if total_frames < 0:
-            raise GraphError(f"frames must be >= 0, got {total_frames}")
-        block = int(block_frames) if block_frames is not None else min(max(total_frames, 1), self.max_block_frames)
-        if not 1 <= block <= self.max_block_frames:
-            raise GraphError(f"block_frames must be in [1, {self.max_block_frames}], got {block}")
+               control_history_blob: bytes | None = None, *, _progress=None) -> np.ndarray:
+        """Renders `total_frames` in blocks of `block_frames`; returns float64 (B, C, F).
+
+        The native work is cut into calls of about RENDER_SLICE_MS each, so that Ctrl-C and
+        ``close()`` get through. A ``KeyboardInterrupt`` (or any exception) raised between them
+        leaves the stream after the last frame rendered; the interrupt carries those frames as
+        ``exc.audio`` (B, C, n) and their count as ``exc.frames_rendered``.
+        """
+        ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
+        total_frames = _count("frames", total_frames, maximum=(1 << 63) - 1)
+        if block_frames is None:
+            block = min(max(total_frames, 1), self.max_block_frames)
+        else:
+            block = _count("block_frames", block_frames, minimum=1, maximum=self.max_block_frames)
         if base_params is None:
             overrides, count, keep = self._no_overrides, 0, None
         else:
             overrides, count, keep = self._pack_overrides(base_params, total_frames)
-        out = np.empty((self.batch, self.output_channels, total_frames), dtype=np.float64)
         blob = ffi.NULL
         blob_size = 0
         if control_history_blob is not None:
             control_history_blob = bytes(control_history_blob)
             blob, blob_size = control_history_blob, len(control_history_blob)
-        # cffi releases the GIL for the call: other Python threads run while the network renders.
-        status = lib.amp_graph_render(handle, total_frames, block, overrides, count, blob, blob_size,
-                                      ffi.from_buffer("double[]", out), out.size)
+        out = output_array(self.batch, self.output_channels, total_frames)
+        target = ffi.from_buffer(types["double[]"], out)
+        try:
+            with self._life.exclusive as handle:
+                # renders do not overlap, so they share these
+                progress = _progress if _progress is not None else self._progress
+                progress[0] = 0
+                error = self._render_error
+                # cffi releases the GIL for each call: other Python threads run while the network renders.
+                while True:
+                    status = api.amp_graph_render_part(handle, total_frames, block, overrides, count, blob, blob_size,
+                                                       target, out.size, RENDER_SLICE_MS, progress, error)
+                    if status:
+                        if status == api.AMP_ERR_STOPPED and self._life.closed:
+                            raise StreamStopped(
+                                f"render: the executor was closed on another thread while this render ran; "
+                                f"{int(progress[0])} of {total_frames} frames were rendered",
+                                code=status, stage="render")
+                        raise error_from_native(self._binding.lib, status, error, ffi, context="render")
+                    if progress[0] >= total_frames:
+                        break
+        except KeyboardInterrupt as exc:
+            done = int((_progress if _progress is not None else self._progress)[0])
+            exc.frames_rendered = done
+            exc.audio = out[:, :, :done]
+            raise
         del keep
-        if status:
-            self._check(status, "render")
         return out
 
     def run_block(self, frames: int, sample_rate: float | None = None, base_params=None,
-                  control_history_blob: bytes | None = None) -> np.ndarray:
+                  control_history_blob: bytes | None = None, *, _progress=None) -> np.ndarray:
         """Renders the next `frames` frames; returns float64 (B, C, frames)."""
-        if sample_rate is not None and float(sample_rate) != self.sample_rate:
+        if sample_rate is not None and _rate("sample_rate", sample_rate) != self.sample_rate:
             raise GraphError(f"this executor was compiled for {self.sample_rate} Hz, not {sample_rate} Hz")
-        return self.render(frames, min(max(int(frames), 1), self.max_block_frames), base_params, control_history_blob)
+        # blocks of min(frames, max_block_frames), as render() chooses when not told
+        return self.render(frames, None, base_params, control_history_blob, _progress=_progress)
 
     def reset(self) -> None:
         """Back to time zero with fresh node state."""
-        self._check(self._binding.lib.amp_graph_reset(self._live()), "reset")
+        api = self._binding.api
+        with self._life.exclusive as handle:
+            self._check(handle, api.amp_graph_reset(handle), "reset")
 
     # streaming --------------------------------------------------------------------------------
     def create_streamer(self, *, block_frames: int = 256, lead_frames: int | None = None, chunk_blocks: int = 0,
@@ -280,39 +464,38 @@ class NativeGraphExecutor:
         are refused until ``stop()``, after which the timeline stands where rendering stopped (up to
         the lead beyond what was read).
         """
-        handle = self._live()
-        block_frames = int(block_frames)
-        if not 1 <= block_frames <= self.max_block_frames:
-            raise GraphError(f"block_frames must be in [1, {self.max_block_frames}], got {block_frames}")
-        lead = 4 * block_frames if lead_frames is None else int(lead_frames)
-        if not 1 <= lead <= 1 << 26:
-            raise GraphError(f"lead_frames must be in [1, {1 << 26}], got {lead}")
-        if int(chunk_blocks) < 0:
-            raise GraphError(f"chunk_blocks must be >= 0, got {chunk_blocks}")
+        block_frames = _count("block_frames", block_frames, minimum=1, maximum=self.max_block_frames)
+        lead = 4 * block_frames if lead_frames is None else _count("lead_frames", lead_frames, minimum=1,
+                                                                    maximum=1 << 26)
+        chunk_blocks = _count("chunk_blocks", chunk_blocks, minimum=0, maximum=1 << 26)
         for node, param, value in _iter_base_params(base_params):
-            shape = np.shape(value)
+            shape = _shape_of(value, node, param)
             if len(shape) == 3 and shape[2] != 1:
                 raise GraphError(
                     f"base_params['{node}']['{param}'] has {shape[2]} frames; a stream takes one value per row and "
                     "channel (shape (B, C, 1)); send changes over time as control events", node=node)
-        self._streamers = [s for s in self._streamers if not s.closed]
-        streamer = NativeStreamer(self, handle, block_frames, lead, int(chunk_blocks), base_params,
-                                  control_history_blob)
-        self._streamers.append(streamer)
+        with self._life.exclusive as handle:
+            self._streamers = [s for s in self._streamers if not s.closed]
+            streamer = NativeStreamer(self, handle, block_frames, lead, chunk_blocks, base_params,
+                                      control_history_blob)
+            self._streamers.append(streamer)
         return streamer
+
+    def _graph_info(self):
+        info = self._binding.ffi.new(self._binding.types["AmpGraphInfo *"])
+        with self._life.call() as handle:
+            self._binding.api.amp_graph_info(handle, info)
+        return info
 
     @property
     def frame_position(self) -> int:
         """Frames rendered since creation or the last reset."""
-        info = self._binding.ffi.new("AmpGraphInfo *")
-        self._binding.lib.amp_graph_info(self._live(), info)
-        return int(info.frame_position)
+        return int(self._graph_info().frame_position)
 
     def info(self) -> dict:
         """What the native graph was built as (batch, channels, threads, nodes and processes), and how
         its blocks have been rendered so far: on the worker threads together, or alone."""
-        info = self._binding.ffi.new("AmpGraphInfo *")
-        self._binding.lib.amp_graph_info(self._live(), info)
+        info = self._graph_info()
         return {
             "batch": int(info.batch),
             "output_channels": int(info.output_channels),
@@ -333,18 +516,20 @@ class NativeStreamer:
     ``read(frames)`` returns the next frames as float64 (B, C, frames); ``set_control(blob)`` hands
     the running stream new control events; ``stop()`` returns promptly from any state. A failure
     inside the network is raised by the next ``read`` as :class:`amp.NativeRuntimeError`, with the
-    node, stage, block index and code. Use as a context manager, or call ``close``.
+    node, stage, block index and code. Use as a context manager, or call ``close``: from any thread
+    at any moment, it stops the stream, makes a ``read`` waiting on another thread raise
+    :class:`amp.StreamStopped`, waits for it to return and frees the streamer.
     """
 
     def __init__(self, executor: NativeGraphExecutor, graph_handle, block_frames: int, lead_frames: int,
                  chunk_blocks: int, base_params, control_history_blob) -> None:
         self._binding = executor._binding
-        ffi, lib = self._binding.ffi, self._binding.lib
-        self._handle = None
+        ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
+        self._life = None
         self.batch = executor.batch
         self.channels = executor.output_channels
         self.sample_rate = executor.sample_rate
-        config = ffi.new("AmpStreamerConfig *")
+        config = ffi.new(types["AmpStreamerConfig *"])
         config.block_frames = block_frames
         config.lead_frames = lead_frames
         config.chunk_blocks = chunk_blocks
@@ -353,15 +538,15 @@ class NativeStreamer:
         if control_history_blob is not None:
             blob = bytes(control_history_blob)
             blob_size = len(blob)
-        error = ffi.new("AmpErrorInfo *")
-        handle = ffi.new("AmpStreamer **")
-        status = lib.amp_streamer_create(graph_handle, config, overrides, count, blob, blob_size, handle, error)
+        error = ffi.new(types["AmpErrorInfo *"])
+        handle = ffi.new(types["AmpStreamer **"])
+        status = api.amp_streamer_create(graph_handle, config, overrides, count, blob, blob_size, handle, error)
         del keep
-        if status != lib.AMP_OK:
-            raise error_from_native(lib, status, error, ffi, context="starting the streamer")
-        self._handle = handle[0]
-        self._error = ffi.new("AmpErrorInfo *")
-        self._frames_read = ffi.new("int64_t *")
+        if status != api.AMP_OK:
+            raise error_from_native(self._binding.lib, status, error, ffi, context="starting the streamer")
+        stopped = api.AMP_ERR_STOPPED
+        self._life = _Lifetime(self, handle[0], api.amp_streamer_destroy, api.amp_streamer_stop,
+                               lambda: StreamStopped("this streamer is closed", code=stopped, stage="read"))
         info = self.info()
         self.block_frames = info["block_frames"]
         self.lead_frames = info["lead_frames"]
@@ -369,74 +554,76 @@ class NativeStreamer:
     @property
     def closed(self) -> bool:
         """True once close() was called."""
-        return self._handle is None
+        return self._life is None or self._life.closed
 
-    def _live(self):
-        if self._handle is None:
-            raise StreamStopped("this streamer is closed", code=self._binding.lib.AMP_ERR_STOPPED, stage="read")
-        return self._handle
-
-    def _raise(self, status: int, context: str):
-        lib, ffi = self._binding.lib, self._binding.ffi
-        lib.amp_streamer_last_error(self._handle, self._error)
-        raise error_from_native(lib, status, self._error, ffi, context=context)
+    def _raise(self, handle, status: int, context: str):
+        ffi, api = self._binding.ffi, self._binding.api
+        error = ffi.new(self._binding.types["AmpErrorInfo *"])
+        api.amp_streamer_last_error(handle, error)
+        raise error_from_native(self._binding.lib, status, error, ffi, context=context)
 
     def read(self, frames: int, timeout: float | None = None) -> np.ndarray:
         """The next `frames` frames, float64 (B, C, frames).
 
         Waits for them; with a `timeout` in seconds, returns what arrived by then (possibly fewer).
         """
-        handle = self._live()
-        lib, ffi = self._binding.lib, self._binding.ffi
-        frames = int(frames)
-        if frames < 0:
-            raise GraphError(f"frames must be >= 0, got {frames}")
-        out = np.empty((self.batch, self.channels, frames), dtype=np.float64)
-        import time
-
-        deadline = None if timeout is None else time.monotonic() + max(float(timeout), 0.0)
+        ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
+        frames = _count("frames", frames, maximum=(1 << 63) - 1)
+        if timeout is not None:
+            timeout = _seconds("timeout", timeout)
+        out = output_array(self.batch, self.channels, frames, "a read")
+        deadline = None if timeout is None else time.monotonic() + timeout
         got = 0
-        # Waits are cut into slices of at most 100 ms so that Ctrl-C reaches a reading thread.
-        while got < frames:
-            wait_ms = 100
-            if deadline is not None:
-                wait_ms = int(max(min(deadline - time.monotonic(), 0.1), 0.0) * 1000)
-            part = out[:, :, got:] if got else out
-            target = part if part.flags.c_contiguous else np.empty(part.shape)
-            status = lib.amp_streamer_read(handle, ffi.from_buffer("double[]", target), target.size, frames - got,
-                                           wait_ms, self._frames_read)
-            n = int(self._frames_read[0])
-            if target is not part:
-                part[:, :, :n] = target[:, :, :n]
-            got += n
-            if status != lib.AMP_OK:
-                self._raise(status, "read")
-            if deadline is not None and time.monotonic() >= deadline:
-                break
+        frames_read = ffi.new(types["int64_t *"])
+        error = ffi.new(types["AmpErrorInfo *"])
+        with self._life.call() as handle:
+            # Waits are cut into slices of at most 100 ms so that Ctrl-C reaches a reading thread.
+            while got < frames:
+                wait_ms = 100
+                if deadline is not None:
+                    wait_ms = int(max(min(deadline - time.monotonic(), 0.1), 0.0) * 1000)
+                part = out[:, :, got:] if got else out
+                target = part if part.flags.c_contiguous else np.empty(part.shape)
+                status = api.amp_streamer_read_ex(handle, ffi.from_buffer(types["double[]"], target), target.size,
+                                                  frames - got, wait_ms, frames_read, error)
+                n = int(frames_read[0])
+                if target is not part:
+                    part[:, :, :n] = target[:, :, :n]
+                got += n
+                if status != api.AMP_OK:
+                    raise error_from_native(self._binding.lib, status, error, ffi, context="read")
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
         return out[:, :, :got] if got < frames else out
 
     def set_control(self, control_history_blob: bytes | None) -> None:
         """New control events from the next rendered block on (None: none; bound parameters hold)."""
-        handle = self._live()
-        lib, ffi = self._binding.lib, self._binding.ffi
+        ffi, api = self._binding.ffi, self._binding.api
         blob, size = ffi.NULL, 0
         if control_history_blob is not None:
             blob = bytes(control_history_blob)
             size = len(blob)
-        status = lib.amp_streamer_set_control(handle, blob, size)
-        if status != lib.AMP_OK:
-            self._raise(status, "set_control")
+        with self._life.call() as handle:
+            status = api.amp_streamer_set_control(handle, blob, size)
+            if status != api.AMP_OK:
+                self._raise(handle, status, "set_control")
 
     def stop(self) -> None:
         """Stops rendering (idempotent). A reader waiting meanwhile gets :class:`amp.StreamStopped`."""
-        if self._handle is not None:
-            self._binding.lib.amp_streamer_stop(self._handle)
+        if self.closed:
+            return
+        try:
+            with self._life.call() as handle:
+                self._binding.api.amp_streamer_stop(handle)
+        except StreamStopped:
+            pass  # closed meanwhile, which stops it
 
     def info(self) -> dict:
         """The streamer's configuration and counters: block and lead frames, frames rendered and read, running,
         failed."""
-        info = self._binding.ffi.new("AmpStreamerInfo *")
-        self._binding.lib.amp_streamer_info(self._live(), info)
+        info = self._binding.ffi.new(self._binding.types["AmpStreamerInfo *"])
+        with self._life.call() as handle:
+            self._binding.api.amp_streamer_info(handle, info)
         return {
             "block_frames": int(info.block_frames),
             "lead_frames": int(info.lead_frames),
@@ -448,19 +635,12 @@ class NativeStreamer:
         }
 
     def close(self) -> None:
-        """Stops the stream and frees it (idempotent); a later read raises StreamStopped."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            self._binding.lib.amp_streamer_destroy(handle)
+        """Stops and frees the streamer, from any thread at any moment (idempotent)."""
+        if self._life is not None:
+            self._life.close()
 
     def __enter__(self) -> "NativeStreamer":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def __del__(self) -> None:  # pragma: no cover
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import GraphError
+from .errors import GraphError, PatchFileError
 
 __all__ = ["SCHEMA_ID", "patch_schema", "schema_text", "load_patch_file", "validate_patch"]
 
@@ -193,8 +193,9 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 def load_patch_file(path: str | os.PathLike) -> dict:
     """Reads a ``.json`` or ``.toml`` patch file into a dict (not yet validated).
 
-    Raises :class:`amp.GraphError` naming the file when it cannot be read or has another extension,
-    and the line and column of a syntax error.
+    Raises :class:`amp.PatchFileError` (also an ``OSError``) naming the file when it cannot be read,
+    and :class:`amp.GraphError` when it has another extension or a syntax error (with its line and
+    column).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -203,11 +204,11 @@ def load_patch_file(path: str | os.PathLike) -> dict:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise GraphError(f"{path}: no such patch file") from None
+        raise PatchFileError(f"{path}: cannot be read: no such patch file") from None
     except IsADirectoryError:
-        raise GraphError(f"{path}: is a directory, not a patch file") from None
+        raise PatchFileError(f"{path}: cannot be read: it is a directory, not a patch file") from None
     except OSError as exc:
-        raise GraphError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        raise PatchFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

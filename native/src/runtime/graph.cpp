@@ -53,6 +53,21 @@ int32_t Graph::fail(int32_t code, const char *stage, const char *node, int64_t b
     return amp_error_set(&error_, code, stage, node, block, "%s", message);
 }
 
+int32_t Graph::report(AmpErrorInfo *call, int32_t code, const char *stage, const char *node, int64_t block,
+                      const char *format, ...)
+{
+    char message[sizeof(error_.message)];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(message, sizeof(message), format, args);
+    va_end(args);
+    if (call != nullptr) {
+        return amp_error_set(call, code, stage, node, block, "%s", message);
+    }
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    return amp_error_set(&error_, code, stage, node, block, "%s", message);
+}
+
 AmpErrorInfo Graph::last_error() const
 {
     std::lock_guard<std::mutex> lock(error_mutex_);
@@ -97,12 +112,12 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
     Process &process = processes_[index];
     const RenderRequest &request = *request_;
     BlockContext block;
-    block.block = block_number;
-    block.offset = block_number * request.block_frames;
+    block.block = block_base_ + block_number;
+    block.offset = block.block * request.block_frames;
     const int64_t remaining = request.total_frames - block.offset;
     block.frames = remaining < request.block_frames ? static_cast<int32_t>(remaining) : request.block_frames;
     block.block_start = start_sample_ + block.offset;
-    block.block_index = first_block_index_ + block_number;
+    block.block_index = first_block_index_ + block.block;
     block.slot = static_cast<size_t>(block_number % depth_);
 
     AmpProcessArgs args{};
@@ -163,14 +178,14 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
     return AMP_OK;
 }
 
-bool Graph::claim(const char *who)
+bool Graph::claim(const char *who, AmpErrorInfo *call)
 {
     bool expected = false;
     if (busy_.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
         return true;
     }
-    fail(AMP_ERR_INVALID_ARGUMENT, who, nullptr, -1,
-         "the graph is busy: another render, a reset or a streamer is using it (one caller at a time)");
+    report(call, AMP_ERR_INVALID_ARGUMENT, who, nullptr, -1,
+           "the graph is busy: another render, a reset or a streamer is using it (one caller at a time)");
     return false;
 }
 
@@ -181,42 +196,79 @@ void Graph::release()
 
 int32_t Graph::render(const RenderRequest &request)
 {
-    if (!claim("render")) {
+    if (!claim("render", request.error)) {
         return AMP_ERR_INVALID_ARGUMENT;
     }
     // Only the caller's own render clears the handle's error: a streamer rendering in the
     // background must not erase the refusal another caller is about to read.
-    clear_error();
+    if (request.error == nullptr) {
+        clear_error();
+    }
     const int32_t status = render_claimed(request);
     release();
     return status;
 }
 
+namespace {
+
+// a * b * c, or false when it does not fit in a size_t (every factor >= 0).
+bool checked_size(int64_t a, int64_t b, int64_t c, size_t *out)
+{
+    size_t ab = 0;
+    if (a < 0 || b < 0 || c < 0) {
+        return false;
+    }
+    return !__builtin_mul_overflow(static_cast<size_t>(a), static_cast<size_t>(b), &ab) &&
+           !__builtin_mul_overflow(ab, static_cast<size_t>(c), out);
+}
+
+}  // namespace
+
 int32_t Graph::render_claimed(const RenderRequest &request)
 {
+    AmpErrorInfo *call = request.error;
     if (request.total_frames < 0 || request.block_frames < 1 || request.block_frames > config_.max_block_frames) {
-        return fail(AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
-                    "block_frames must be in [1, %d] and total_frames >= 0; got %d and %lld", config_.max_block_frames,
-                    request.block_frames, static_cast<long long>(request.total_frames));
+        return report(call, AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
+                      "block_frames must be in [1, %d] and total_frames >= 0; got %d and %lld",
+                      config_.max_block_frames, request.block_frames, static_cast<long long>(request.total_frames));
     }
     const int64_t channels = output_channels();
-    const int64_t row_frames =
-        request.ring_blocks > 0 ? request.ring_blocks * request.block_frames : request.total_frames;
-    const uint64_t needed =
-        static_cast<uint64_t>(config_.batch) * static_cast<uint64_t>(channels) * static_cast<uint64_t>(row_frames);
-    if (request.output == nullptr || request.output_size < needed) {
-        return fail(AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
-                    "output holds %zu samples; (B=%d, C=%lld, F=%lld) needs %llu", request.output_size, config_.batch,
-                    static_cast<long long>(channels), static_cast<long long>(row_frames),
-                    static_cast<unsigned long long>(needed));
+    int64_t row_frames = request.total_frames;
+    if (request.ring_blocks > 0 &&
+        __builtin_mul_overflow(request.ring_blocks, static_cast<int64_t>(request.block_frames), &row_frames)) {
+        return report(call, AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1, "the ring is too large");
     }
-    int32_t status = validate_overrides(request.overrides, request.override_count, request.total_frames);
+    size_t needed = 0;
+    if (!checked_size(config_.batch, channels, row_frames, &needed)) {
+        return report(call, AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
+                      "(B=%d, C=%lld, F=%lld) is more samples than a buffer can hold", config_.batch,
+                      static_cast<long long>(channels), static_cast<long long>(row_frames));
+    }
+    if (request.output == nullptr || request.output_size < needed) {
+        return report(call, AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
+                      "output holds %zu samples; (B=%d, C=%lld, F=%lld) needs %zu", request.output_size,
+                      config_.batch, static_cast<long long>(channels), static_cast<long long>(row_frames), needed);
+    }
+    const int64_t blocks = request.total_frames / request.block_frames +
+                           (request.total_frames % request.block_frames != 0 ? 1 : 0);
+    if (request.first_frame < 0 || request.first_frame > request.total_frames ||
+        (request.first_frame % request.block_frames != 0 && request.first_frame != request.total_frames)) {
+        return report(call, AMP_ERR_INVALID_ARGUMENT, "render", nullptr, -1,
+                      "frames already rendered (%lld) must be a whole number of blocks of %d, at most %lld",
+                      static_cast<long long>(request.first_frame), request.block_frames,
+                      static_cast<long long>(request.total_frames));
+    }
+    int32_t status = validate_overrides(request.overrides, request.override_count, request.total_frames, call);
     if (status != AMP_OK) {
         return status;
     }
     int64_t start_sample = 0;
     if ((status = load_control(request, &start_sample)) != AMP_OK) {
         return status;
+    }
+    if (request.control_blob == nullptr || request.keep_control || request.ring_blocks > 0) {
+        // the position stands where the earlier parts of this request left it
+        start_sample -= request.first_frame;
     }
     for (NodeInstance &node : nodes_) {
         for (ParamSource &source : node.param_sources) {
@@ -229,33 +281,82 @@ int32_t Graph::render_claimed(const RenderRequest &request)
     }
     activate_folds(request);
     select_params();
+    const int64_t first_block = request.first_frame == request.total_frames ? blocks
+                                                                            : request.first_frame / request.block_frames;
+    return run_blocks(request, first_block, blocks, start_sample);
+}
+
+int32_t Graph::run_blocks(const RenderRequest &request, int64_t first_block, int64_t blocks, int64_t start_sample)
+{
+    AmpErrorInfo *call = request.error;
     request_ = &request;
     start_sample_ = start_sample;
-    first_block_index_ = block_index_;
-    const int64_t blocks = (request.total_frames + request.block_frames - 1) / request.block_frames;
-    status = network_.run(*this, blocks, request.cancel);
+    first_block_index_ = block_index_ - first_block;
+    if (pace_block_frames_ != request.block_frames) {
+        pace_block_frames_ = request.block_frames;
+        pace_ns_per_block_ = 0.0;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    int64_t done = first_block;
+    int32_t status = AMP_OK;
+    while (done < blocks) {
+        // Without a budget: one run. With one: runs of about a quarter of it, so that the call
+        // ends soon after the budget is spent (the first run, of unknown pace, is one block).
+        int64_t run = blocks - done;
+        if (request.budget_ns > 0) {
+            const double quarter = static_cast<double>(request.budget_ns) / 4.0;
+            const double fit = pace_ns_per_block_ > 0.0 ? quarter / pace_ns_per_block_ : 1.0;
+            run = std::min<int64_t>(run, std::max<int64_t>(1, static_cast<int64_t>(std::min(fit, 1.0e12))));
+        }
+        block_base_ = done;
+        const auto run_started = std::chrono::steady_clock::now();
+        status = network_.run(*this, run, request.cancel);
+        if (status != AMP_OK) {
+            break;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        const double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - run_started).count());
+        pace_ns_per_block_ = ns / static_cast<double>(run);
+        done += run;
+        block_index_ += run;
+        const int64_t frames = std::min(done * request.block_frames, request.total_frames);
+        frame_position_.store(start_sample + frames, std::memory_order_relaxed);
+        if (request.frames_done != nullptr) {
+            *request.frames_done = frames;
+        }
+        if (request.budget_ns > 0 &&
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - started).count() >= request.budget_ns) {
+            break;
+        }
+    }
     request_ = nullptr;
+    const int64_t base = block_base_;
+    block_base_ = 0;
     if (status == AMP_OK) {
-        block_index_ += blocks;
-        frame_position_.store(start_sample + request.total_frames, std::memory_order_relaxed);
+        if (blocks == first_block && request.frames_done != nullptr) {
+            *request.frames_done = request.total_frames;
+        }
+        if (blocks == first_block && request.first_frame == 0) {
+            frame_position_.store(start_sample, std::memory_order_relaxed);  // an empty render still sets the position
+        }
         return AMP_OK;
     }
     if (status == AMP_ERR_STOPPED) {
-        return fail(AMP_ERR_STOPPED, "render", nullptr, -1, "the render was stopped");
+        return report(call, AMP_ERR_STOPPED, "render", nullptr, -1, "the render was stopped");
     }
     const Network::Failure &failure = network_.failure();
-    const int64_t failed_block = first_block_index_ + failure.block;
+    const int64_t failed_block = first_block_index_ + base + failure.block;
     if (status == AMP_ERR_RUNTIME) {
         const Process &process = processes_[failure.process];
         const NodeInstance &node = nodes_[process.failed_node];
-        return fail(AMP_ERR_RUNTIME, process.failed_stage, node.desc->name, failed_block,
-                    "node '%s' (%s) failed in %s: %s", node.desc->name, node.spec->type_name, process.failed_stage,
-                    process.message[0] ? process.message : "no reason given");
+        return report(call, AMP_ERR_RUNTIME, process.failed_stage, node.desc->name, failed_block,
+                      "node '%s' (%s) failed in %s: %s", node.desc->name, node.spec->type_name, process.failed_stage,
+                      process.message[0] ? process.message : "no reason given");
     }
     if (status == AMP_ERR_OUT_OF_MEMORY) {
-        return fail(status, "render", nullptr, -1, "could not start %d worker threads", network_.threads() - 1);
+        return report(call, status, "render", nullptr, -1, "could not start %d worker threads", network_.threads() - 1);
     }
-    return fail(status, "render", nullptr, failed_block, "the scheduler failed (status %d)", status);
+    return report(call, status, "render", nullptr, failed_block, "the scheduler failed (status %d)", status);
 }
 
 int32_t Graph::reset()

@@ -167,6 +167,15 @@ struct RenderRequest {
     int64_t ring_blocks = 0;
     int64_t ring_first = 0;
     const std::atomic<bool> *cancel = nullptr;
+    // Where this call's failure is reported (NULL: the handle's last error only). A refused or
+    // failed call writes here and nowhere else, so concurrent callers never see each other's.
+    AmpErrorInfo *error = nullptr;
+    // A render in parts: the request's first first_frame frames were rendered by earlier calls (a
+    // multiple of block_frames), and this call stops at the first whole run of blocks that ends
+    // after budget_ns (0: no limit). *frames_done, when given, follows the frames rendered.
+    int64_t first_frame = 0;
+    int64_t budget_ns = 0;
+    int64_t *frames_done = nullptr;
 };
 
 class Graph final : public Firer {
@@ -183,7 +192,7 @@ public:
     // call meanwhile is refused with AMP_ERR_INVALID_ARGUMENT.
     int32_t render(const RenderRequest &request);
     int32_t reset();
-    bool claim(const char *who);
+    bool claim(const char *who, AmpErrorInfo *call = nullptr);
     void release();
     int32_t render_claimed(const RenderRequest &request);
     void wake_network() { network_.wake_all(); }
@@ -198,7 +207,8 @@ public:
     int32_t output_channels() const;
     int32_t max_block_frames() const { return config_.max_block_frames; }
     double sample_rate() const { return config_.sample_rate; }
-    int32_t validate_overrides(const AmpParamOverride *overrides, uint32_t count, int64_t total_frames);
+    int32_t validate_overrides(const AmpParamOverride *overrides, uint32_t count, int64_t total_frames,
+                               AmpErrorInfo *call = nullptr);
 
     int32_t fire(uint32_t process, int64_t block) override;
 
@@ -220,6 +230,10 @@ private:
     void select_params();
     void copy_to_output(const AmpSignal &sink, const BlockContext &block);
     int32_t fail(int32_t code, const char *stage, const char *node, int64_t block, const char *format, ...);
+    // A failure of one call: into `call` when the caller gave one, else into the handle's error.
+    int32_t report(AmpErrorInfo *call, int32_t code, const char *stage, const char *node, int64_t block,
+                   const char *format, ...);
+    int32_t run_blocks(const RenderRequest &request, int64_t first_block, int64_t blocks, int64_t start_sample);
     void fold_constants();       // constant_folding.cpp
     void activate_folds(const RenderRequest &request);
 
@@ -252,6 +266,9 @@ private:
     const RenderRequest *request_ = nullptr;
     int64_t start_sample_ = 0;
     int64_t first_block_index_ = 0;
+    int64_t block_base_ = 0;            // the request's block that the current network run calls 0
+    double pace_ns_per_block_ = 0.0;    // a render in parts sizes its runs by this (0: not known)
+    int32_t pace_block_frames_ = 0;
 
     mutable std::mutex error_mutex_;
     AmpErrorInfo error_{};

@@ -10,37 +10,38 @@
 
 namespace amp {
 
-int32_t Graph::validate_overrides(const AmpParamOverride *overrides, uint32_t override_count, int64_t total_frames)
+int32_t Graph::validate_overrides(const AmpParamOverride *overrides, uint32_t override_count, int64_t total_frames,
+                                  AmpErrorInfo *call)
 {
     if (override_count > 0 && overrides == nullptr) {
-        return fail(AMP_ERR_INVALID_ARGUMENT, "params", nullptr, -1, "override_count is %u but overrides is NULL",
+        return report(call, AMP_ERR_INVALID_ARGUMENT, "params", nullptr, -1, "override_count is %u but overrides is NULL",
                     override_count);
     }
     for (uint32_t i = 0; i < override_count; ++i) {
         const AmpParamOverride &o = overrides[i];
         if (o.node >= desc_.node_count) {
-            return fail(AMP_ERR_INVALID_ARGUMENT, "params", nullptr, -1, "override %u names node %u of %u", i, o.node,
+            return report(call, AMP_ERR_INVALID_ARGUMENT, "params", nullptr, -1, "override %u names node %u of %u", i, o.node,
                         desc_.node_count);
         }
         const NodeInstance &node = nodes_[o.node];
         const char *name = node.desc->name;
         if (o.param >= static_cast<uint32_t>(node.spec->num_params)) {
-            return fail(AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "node '%s' has no parameter %u", name, o.param);
+            return report(call, AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "node '%s' has no parameter %u", name, o.param);
         }
         const AmpParamSpec &spec = node.spec->params[o.param];
         if (spec.flags & AMP_PARAM_STATIC) {
-            return fail(AMP_ERR_INVALID_ARGUMENT, "params", name, -1,
+            return report(call, AMP_ERR_INVALID_ARGUMENT, "params", name, -1,
                         "parameter '%s' of node '%s' is fixed at creation and cannot be overridden", spec.name, name);
         }
         if (o.data == nullptr) {
-            return fail(AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "override of '%s.%s' has no data", name,
+            return report(call, AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "override of '%s.%s' has no data", name,
                         spec.name);
         }
         const bool batch_ok = o.batch == 1 || o.batch == config_.batch;
         const bool channels_ok = o.channels == 1 || o.channels == node.channels;
         const bool frames_ok = o.frames == 1 || o.frames == total_frames;
         if (!batch_ok || !channels_ok || !frames_ok) {
-            return fail(AMP_ERR_INVALID_ARGUMENT, "params", name, -1,
+            return report(call, AMP_ERR_INVALID_ARGUMENT, "params", name, -1,
                         "override of '%s.%s' has shape (%d, %d, %lld); expected (B, C, F) with each 1 or "
                         "(%d, %d, %lld)",
                         name, spec.name, o.batch, o.channels, static_cast<long long>(o.frames), config_.batch,
@@ -48,7 +49,7 @@ int32_t Graph::validate_overrides(const AmpParamOverride *overrides, uint32_t ov
         }
         for (uint32_t j = 0; j < i; ++j) {
             if (overrides[j].node == o.node && overrides[j].param == o.param) {
-                return fail(AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "'%s.%s' is overridden twice", name,
+                return report(call, AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "'%s.%s' is overridden twice", name,
                             spec.name);
             }
         }
@@ -60,7 +61,7 @@ int32_t Graph::validate_overrides(const AmpParamOverride *overrides, uint32_t ov
                 const size_t f = k % static_cast<size_t>(o.frames);
                 const size_t c = (k / static_cast<size_t>(o.frames)) % static_cast<size_t>(o.channels);
                 const size_t b = k / (static_cast<size_t>(o.frames) * static_cast<size_t>(o.channels));
-                return fail(AMP_ERR_INVALID_ARGUMENT, "params", name, -1,
+                return report(call, AMP_ERR_INVALID_ARGUMENT, "params", name, -1,
                             "override of '%s.%s' is %g at [%zu, %zu, %zu]; values must be finite and in [%g, %g]",
                             name, spec.name, value, b, c, f, spec.min_value, spec.max_value);
             }
@@ -106,7 +107,11 @@ int32_t Graph::load_control(const RenderRequest &request, int64_t *start_sample)
     const int32_t status = amp_control_parse(request.control_blob, request.control_blob_size, &t0, &t1, attach_key,
                                              &keys_, &parse_error);
     if (status != AMP_OK) {
-        record_error(parse_error);
+        if (request.error != nullptr) {
+            *request.error = parse_error;
+        } else {
+            record_error(parse_error);
+        }
         return status;
     }
     if (request.ring_blocks == 0) {

@@ -73,21 +73,23 @@ int32_t Streamer::start(Graph *graph, const AmpStreamerConfig &config, const Amp
             return status;
         }
     }
-    if (!graph->claim("stream")) {
-        const AmpErrorInfo busy = graph->last_error();
+    AmpErrorInfo refusal;
+    amp_error_clear(&refusal);
+    if (!graph->claim("stream", &refusal)) {
         if (error != nullptr) {
-            *error = busy;
+            *error = refusal;
         }
-        return busy.code;
+        return refusal.code;
     }
     graph_ = graph;
     claimed_ = true;
     // Overrides are checked with the graph's own rules, then copied: the caller's arrays need not
     // outlive this call.
-    int32_t status = graph->validate_overrides(overrides, override_count, 1);
+    amp_error_clear(&refusal);
+    int32_t status = graph->validate_overrides(overrides, override_count, 1, &refusal);
     if (status != AMP_OK) {
         if (error != nullptr) {
-            *error = graph->last_error();
+            *error = refusal;
         }
         graph->release();
         claimed_ = false;
@@ -116,8 +118,15 @@ int32_t Streamer::start(Graph *graph, const AmpStreamerConfig &config, const Amp
     const int64_t automatic = std::min<int64_t>(ring_blocks_ / 4, std::max<int64_t>(1, 4096 / block_frames_));
     chunk_blocks_ = config.chunk_blocks > 0 ? std::min<int64_t>(config.chunk_blocks, ring_blocks_)
                                             : std::max<int64_t>(1, automatic);
-    ring_.assign(static_cast<size_t>(batch_) * static_cast<size_t>(channels_) * static_cast<size_t>(ring_frames_),
-                 0.0);
+    size_t rows = 0;
+    size_t ring_size = 0;
+    if (__builtin_mul_overflow(static_cast<size_t>(batch_), static_cast<size_t>(channels_), &rows) ||
+        __builtin_mul_overflow(rows, static_cast<size_t>(ring_frames_), &ring_size)) {
+        graph->release();
+        claimed_ = false;
+        return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "stream", nullptr, -1, "the ring does not fit in memory");
+    }
+    ring_.assign(ring_size, 0.0);
     if (control_blob != nullptr) {
         control_pending_.assign(control_blob, control_blob + control_blob_size);
         control_present_ = true;
@@ -176,6 +185,9 @@ void Streamer::render_loop()
         request.ring_blocks = ring_blocks_;
         request.ring_first = next_block % ring_blocks_;
         request.cancel = &stop_;
+        AmpErrorInfo failure;
+        amp_error_clear(&failure);
+        request.error = &failure;
         const int32_t status = graph_->render_claimed(request);
         if (status == AMP_ERR_STOPPED) {
             break;
@@ -183,7 +195,7 @@ void Streamer::render_loop()
         if (status != AMP_OK) {
             {
                 std::lock_guard<std::mutex> lock(error_mutex_);
-                error_ = graph_->last_error();
+                error_ = failure;
             }
             std::lock_guard<std::mutex> lock(mutex_);
             failed_.store(true, std::memory_order_release);
@@ -204,17 +216,36 @@ void Streamer::render_loop()
     data_ready_.notify_all();
 }
 
-int32_t Streamer::read(double *output, size_t output_size, int64_t frames, int32_t timeout_ms, int64_t *frames_read)
+int32_t Streamer::report(AmpErrorInfo *call, int32_t code, const char *stage, const char *format, ...)
+{
+    char message[sizeof(error_.message)];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(message, sizeof(message), format, args);
+    va_end(args);
+    if (call != nullptr) {
+        return amp_error_set(call, code, stage, nullptr, -1, "%s", message);
+    }
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    return amp_error_set(&error_, code, stage, nullptr, -1, "%s", message);
+}
+
+int32_t Streamer::read(double *output, size_t output_size, int64_t frames, int32_t timeout_ms, int64_t *frames_read,
+                       AmpErrorInfo *call)
 {
     if (frames_read != nullptr) {
         *frames_read = 0;
     }
-    const uint64_t needed = static_cast<uint64_t>(batch_) * static_cast<uint64_t>(channels_) *
-                            static_cast<uint64_t>(frames < 0 ? 0 : frames);
-    if (frames < 0 || frames_read == nullptr || (frames > 0 && (output == nullptr || output_size < needed))) {
-        return fail(AMP_ERR_INVALID_ARGUMENT, "read",
-                    "read wants frames >= 0, a frames_read pointer and an output of (B=%d, C=%d, %lld) samples",
-                    batch_, channels_, static_cast<long long>(frames));
+    size_t rows = 0;
+    size_t needed = 0;
+    const bool fits = frames >= 0 &&
+                      !__builtin_mul_overflow(static_cast<size_t>(batch_), static_cast<size_t>(channels_), &rows) &&
+                      !__builtin_mul_overflow(rows, static_cast<size_t>(frames), &needed);
+    if (!fits || frames_read == nullptr || (frames > 0 && (output == nullptr || output_size < needed))) {
+        return report(call, AMP_ERR_INVALID_ARGUMENT, "read",
+                      "read wants frames >= 0, a frames_read pointer and an output of (B=%d, C=%d, %lld) samples%s",
+                      batch_, channels_, static_cast<long long>(frames),
+                      fits ? "" : ", which is more than a buffer can hold");
     }
     std::lock_guard<std::mutex> reader(read_mutex_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
@@ -234,12 +265,15 @@ int32_t Streamer::read(double *output, size_t output_size, int64_t frames, int32
             }
             if (failed_.load(std::memory_order_acquire)) {
                 *frames_read = copied;
-                const int32_t code = last_error().code;
-                return code != AMP_OK ? code : AMP_ERR_RUNTIME;
+                const AmpErrorInfo failure = last_error();
+                if (call != nullptr) {
+                    *call = failure;
+                }
+                return failure.code != AMP_OK ? failure.code : AMP_ERR_RUNTIME;
             }
             if (stop_.load(std::memory_order_relaxed) || finished_.load(std::memory_order_relaxed)) {
                 *frames_read = copied;
-                return fail(AMP_ERR_STOPPED, "read", "the streamer is stopped");
+                return report(call, AMP_ERR_STOPPED, "read", "the streamer is stopped");
             }
             available = written_.load(std::memory_order_acquire) - read_.load(std::memory_order_relaxed);
         }

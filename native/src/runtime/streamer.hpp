@@ -30,7 +30,9 @@ public:
     int32_t start(Graph *graph, const AmpStreamerConfig &config, const AmpParamOverride *overrides,
                   uint32_t override_count, const uint8_t *control_blob, size_t control_blob_size,
                   AmpErrorInfo *error);
-    int32_t read(double *output, size_t output_size, int64_t frames, int32_t timeout_ms, int64_t *frames_read);
+    // A refusal or failure goes to `call` when given, else to the streamer's last error.
+    int32_t read(double *output, size_t output_size, int64_t frames, int32_t timeout_ms, int64_t *frames_read,
+                 AmpErrorInfo *call = nullptr);
     int32_t set_control(const uint8_t *blob, size_t size);
     int32_t stop();
     // The graph is going away: stop, and never touch it again.
@@ -42,6 +44,7 @@ public:
 private:
     void render_loop();
     int32_t fail(int32_t code, const char *stage, const char *format, ...);
+    int32_t report(AmpErrorInfo *call, int32_t code, const char *stage, const char *format, ...);
 
     Graph *graph_ = nullptr;
     bool claimed_ = false;
