@@ -77,7 +77,7 @@ def test_audio_graph_is_a_context_manager(runtime):
         graph.render_block(64)
         executor = graph.executor
         assert executor is not None
-    assert graph.executor is None and executor._handle is None
+    assert graph.executor is None and executor.closed
     # closed is not broken: the graph describes the patch still, and renders again on request
     assert graph.render_block(64).shape == (1, 1, 64)
     graph.close()

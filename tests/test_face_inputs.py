@@ -125,7 +125,7 @@ def test_patch_files_and_entries(tmp_path):
         amp.AudioGraph.from_config(broken)
     bad_toml = tmp_path / "bad.toml"
     bad_toml.write_text("nodes = [")
-    with pytest.raises(amp.GraphError, match="not valid"):
+    with pytest.raises(amp.GraphError, match="TOML syntax error"):
         amp.AudioGraph.from_config(bad_toml)
     for config in ({"nodes": 5}, {"nodes": [5]}, {"nodes": [{"name": "a", "type": "gain", "params": [1]}]},
                    {"sample_rate": "fast", "nodes": []}, {"sample_rate": -1, "nodes": []}):

@@ -320,6 +320,7 @@ class NativeGraphExecutor:
 
     @property
     def closed(self) -> bool:
+        """True once close() has begun (or creation failed): every later call is refused."""
         life = getattr(self, "_life", None)
         return life is None or life.closed
 
