@@ -1,0 +1,19 @@
+"""The errors of amp.dataset: a specification refused, a store refused, a render that failed."""
+
+from __future__ import annotations
+
+from ..errors import AmpError
+
+__all__ = ["DatasetError", "SpecError", "StoreError"]
+
+
+class DatasetError(AmpError, RuntimeError):
+    """A dataset render failed (a shard's task failed, or the cluster could not be reached)."""
+
+
+class SpecError(AmpError, ValueError):
+    """A dataset specification is not acceptable; the message names the key, as a path."""
+
+
+class StoreError(AmpError, ValueError):
+    """A store is not the one this specification renders into: foreign, corrupt or of another shape."""
