@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose = sub.add_parser("diagnose", help="dump a render for native replay (amp_replay), or --bisect the optimisations")
     _diagnose_arguments(diagnose)
     diagnose.set_defaults(func=_cmd_diagnose)
+    from .dataset.cli import add_parser as _dataset_parser
+
+    _dataset_parser(sub)
     return parser
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import AmpError
-from .errors import DatasetError
+from .errors import DatasetError, require
 from .shard import render_shard
 from .spec import DatasetSpec
 from .store import DatasetStore
@@ -55,7 +55,8 @@ def _dask_client(client, scheduler: str | None, workers: int | None):
     if client is not None:
         yield client
         return
-    from dask.distributed import Client, LocalCluster
+    distributed = require("dask.distributed")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     if scheduler is not None:
         try:
@@ -113,7 +114,7 @@ def render(spec, out: str | os.PathLike, *, shard_items: int | None = None, clie
 
 
 def _run_on_dask(spec_dict, url, pending, store, client, scheduler, workers, storage_options, bar) -> None:
-    from dask.distributed import as_completed
+    as_completed = require("dask.distributed").as_completed
 
     run = uuid.uuid4().hex[:8]
     with _dask_client(client, scheduler, workers) as dask_client:
@@ -139,7 +140,5 @@ def _run_on_dask(spec_dict, url, pending, store, client, scheduler, workers, sto
 
 
 def _progress_bar(total: int, initial: int, wanted: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="item", desc="amp dataset", dynamic_ncols=True,
+    return require("tqdm").tqdm(total=total, initial=initial, unit="item", desc="amp dataset", dynamic_ncols=True,
                 disable=not wanted or not sys.stderr.isatty())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import AmpError
 
-__all__ = ["DatasetError", "SpecError", "StoreError"]
+__all__ = ["DatasetError", "SpecError", "StoreError", "DatasetUnavailable", "require"]
 
 
 class DatasetError(AmpError, RuntimeError):
@@ -17,3 +17,18 @@ class SpecError(AmpError, ValueError):
 
 class StoreError(AmpError, ValueError):
     """A store is not the one this specification renders into: foreign, corrupt or of another shape."""
+
+
+class DatasetUnavailable(AmpError, ImportError):
+    """A package amp.dataset needs is not installed."""
+
+
+def require(module: str):
+    """Imports `module`, or says which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise DatasetUnavailable(f"amp.dataset needs {module.split('.')[0]} ({exc}); install it with "
+                                 "pip install 'amp-synth[dataset]'") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import SpecError
+from .errors import SpecError, require
 
 __all__ = ["SCHEMA", "validate"]
 
@@ -72,19 +72,27 @@ def _path(parts) -> str:
     return text or "(top level)"
 
 
+def _unfold(error) -> list:
+    """A failed anyOf (a number or a distribution) as the failures of the branch the value meant:
+    the distribution's when the value is a table, the number's otherwise."""
+    if error.validator != "anyOf" or not error.context:
+        return [error]
+    want = "object" if isinstance(error.instance, dict) else "number"
+    branch = [i for i, sub in enumerate(error.validator_value) if sub.get("type") == want]
+    inner = [e for e in error.context if branch and e.relative_schema_path[0] == branch[0]]
+    return [u for e in inner for u in _unfold(e)] or [error]
+
+
 def validate(data: Any) -> None:
     """Raises SpecError naming the path of the first key that the schema refuses."""
-    import jsonschema
-
+    jsonschema = require("jsonschema")
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = [e for error in validator.iter_errors(data) for e in _unfold(error)]
     if not errors:
         return
-    error = errors[0]
-    # An anyOf (a number or a distribution) reports its own failure vaguely: its closest branch
-    # says what is wrong inside the distribution.
-    if error.validator == "anyOf" and error.context:
-        error = jsonschema.exceptions.best_match(error.context)
+    # An unknown key says most about a typo; otherwise the shallowest error.
+    error = min(errors, key=lambda e: (e.validator != "additionalProperties", len(e.absolute_path),
+                                       list(map(str, e.absolute_path))))
     where = _path(error.absolute_path)
     if error.validator == "additionalProperties" and error.validator_value is False:
         known = sorted(error.schema.get("properties", {}))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import StoreError
+from .errors import StoreError, require
 from .spec import DatasetSpec
 
 __all__ = ["DatasetStore", "FORMAT", "ATTRIBUTE"]
@@ -31,8 +31,7 @@ ATTRIBUTE = "amp_dataset"
 
 
 def _zarr():
-    import zarr
-
+    zarr = require("zarr")
     if int(zarr.__version__.split(".")[0]) < 3:
         raise StoreError(f"amp.dataset needs zarr 3 or later; zarr {zarr.__version__} is installed")
     return zarr
