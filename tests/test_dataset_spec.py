@@ -50,6 +50,7 @@ def test_wrong_types_are_refused(runtime, field, value, needle):
     ({"env.decay": {"distribution": "log_uniform", "low": 0.0, "high": 1.0}}, "0 < low"),
     ({"env.decay": {"distribution": "uniform", "low": 0.5, "high": 0.1}}, "must not exceed"),
     ({"env.decay": {"distribution": "uniform", "low": 0.1}}, "needs high"),
+    ({"pan.pan": {"distribution": "normal", "mean": 0.0, "std": 0.001, "low": 0.5}}, "no probability left"),
     ({"env.decay": {"distribution": "choice", "values": [0.1], "low": 0.0}}, "takes no low"),
     ({"sine.waveform": {"distribution": "choice", "values": [0, 1]}}, "fixed when the node is created"),
     ({"nosuch.amp": {"distribution": "uniform", "low": 0, "high": 1}}, "no node named 'nosuch'"),
@@ -97,26 +98,28 @@ def test_files_and_dicts_agree_and_round_trip(runtime, tmp_path):
 # ----- drawing --------------------------------------------------------------------------------
 
 def _u(word):
-    return (int(word) >> 11) / 2.0**53
+    return ((int(word) >> 11) + 0.5) / 2.0**53
 
 
 def redraw(seed, item, kinds):
     """The documented recipe (docs/datasets.md), written out without amp.dataset: Philox4x64 keyed by
-    the seed, counter item·2^64, two words per value, then the formula of each distribution."""
-    words = np.random.Philox(key=seed, counter=item << 64).random_raw(2 * len(kinds))
+    the seed, counter item·2^64, one word per value, then the formula of each distribution."""
+    from statistics import NormalDist
+
+    words = np.random.Philox(key=seed, counter=item << 64).random_raw(len(kinds))
     out = []
-    for k, (kind, args) in enumerate(kinds):
-        u1, u2 = _u(words[2 * k]), _u(words[2 * k + 1])
+    for word, (kind, args) in zip(words, kinds):
+        u = _u(word)
         if kind == "uniform":
-            out.append(args["low"] + (args["high"] - args["low"]) * u1)
+            out.append(args["low"] + (args["high"] - args["low"]) * u)
         elif kind == "log_uniform":
-            a, b = math.log(args["low"]), math.log(args["high"])
-            out.append(min(max(math.exp(a + (b - a) * u1), args["low"]), args["high"]))
+            out.append(min(max(args["low"] * (args["high"] / args["low"]) ** u, args["low"]), args["high"]))
         elif kind == "choice":
-            out.append(args["values"][int(u1 * len(args["values"]))])
+            out.append(args["values"][int(u * len(args["values"]))])
         else:
-            z = math.sqrt(-2 * math.log(1 - u1)) * math.cos(2 * math.pi * u2)
-            out.append(min(max(args["mean"] + args["std"] * z, args["low"]), args["high"]))
+            n = NormalDist(args["mean"], args["std"])
+            a, b = n.cdf(args["low"]), n.cdf(args["high"])
+            out.append(min(max(n.inv_cdf(a + u * (b - a)), args["low"]), args["high"]))
     return out
 
 

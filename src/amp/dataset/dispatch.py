@@ -18,6 +18,8 @@ from .store import DatasetStore
 
 __all__ = ["render", "RenderSummary"]
 
+CONNECT_TIMEOUT = "10s"  # how long --scheduler may take to answer
+
 
 @dataclass
 class RenderSummary:
@@ -60,7 +62,7 @@ def _dask_client(client, scheduler: str | None, workers: int | None):
 
     if scheduler is not None:
         try:
-            connected = Client(scheduler, timeout="10s")
+            connected = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise DatasetError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with connected:
@@ -69,7 +71,7 @@ def _dask_client(client, scheduler: str | None, workers: int | None):
     import logging
 
     n = workers or max(os.cpu_count() or 1, 1)
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as local:
         yield local
 

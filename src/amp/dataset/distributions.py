@@ -1,25 +1,27 @@
-"""The distributions a dataset draws from, and how two raw 64-bit words become one value.
+"""The distributions a dataset draws from, and how one 64-bit word becomes one value.
 
-Every drawn value takes exactly two words of its item's bit stream (see ``draw.py``), whatever its
+Every drawn value takes exactly one word of its item's bit stream (see ``draw.py``), whatever its
 distribution, so the position of a value in the stream depends only on its place in the
 specification. The arithmetic is spelt out here, and in docs/datasets.md, so that anyone can
 re-draw a value from the seed without amp:
 
-- u = (word >> 11) · 2⁻⁵³, a double in [0, 1); u1 from the first word, u2 from the second.
-- uniform:     low + (high − low) · u1
-- log_uniform: exp(log(low) + (log(high) − log(low)) · u1), clipped to [low, high]
-- choice:      values[floor(u1 · n)]
-- normal:      mean + std · sqrt(−2 · log(1 − u1)) · cos(2π · u2), clipped to [low, high]
-  (low and high default to the parameter's range in the catalogue)
+- u = ((word >> 11) + 0.5) · 2⁻⁵³, a double strictly inside (0, 1)
+- uniform:     low + (high − low) · u
+- log_uniform: low · (high / low) ** u, clipped to [low, high]
+- choice:      values[floor(u · n)]
+- normal:      the normal distribution (mean, std) truncated to [low, high] (by default the
+  parameter's range in the catalogue), by its inverse CDF: N.inv_cdf(N.cdf(low) + u · (N.cdf(high)
+  − N.cdf(low))) with N = statistics.NormalDist(mean, std), clipped to [low, high]
 
 then, for a parameter the catalogue declares whole, rounded to the nearest integer (ties to even).
-exp, log, sqrt and cos are the C library's (Python's ``math``), not numpy's vectorised ones, whose
-last bit may change with the CPU or the numpy version.
+The inverse CDF is Python's own (``statistics.NormalDist``, algorithm AS 241), not a vectorised
+one whose last bit may change with the CPU or the library's version.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -28,7 +30,7 @@ from .errors import SpecError
 __all__ = ["Distribution", "KINDS", "WORDS_PER_VALUE", "unit_double"]
 
 KINDS = ("uniform", "log_uniform", "choice", "normal")
-WORDS_PER_VALUE = 2
+WORDS_PER_VALUE = 1
 _FIELDS = {
     "uniform": ({"low", "high"}, set()),
     "log_uniform": ({"low", "high"}, set()),
@@ -38,8 +40,9 @@ _FIELDS = {
 
 
 def unit_double(word: int) -> float:
-    """A 64-bit word as a double in [0, 1): its top 53 bits over 2^53 (exact)."""
-    return (int(word) >> 11) * (1.0 / 9007199254740992.0)
+    """A 64-bit word as a double strictly inside (0, 1): its top 53 bits, plus one half, over 2^53
+    (exact, and never 0 or 1, where an inverse CDF has no value)."""
+    return ((int(word) >> 11) + 0.5) * (1.0 / 9007199254740992.0)
 
 
 def _number(value: Any, where: str) -> float:
@@ -124,21 +127,26 @@ class Distribution:
         inside(high, "high")
         if not (math.isfinite(low) and math.isfinite(high)):
             raise SpecError(f"{where}: a normal distribution needs finite low and high to clip to")
+        normal = statistics.NormalDist(self.mean, self.std)
+        if not normal.cdf(high) > normal.cdf(low):
+            raise SpecError(f"{where}: a normal distribution of mean {self.mean:g} and std {self.std:g} has no "
+                            f"probability left in [{low:g}, {high:g}]")
         return Distribution("normal", low=low, high=high, mean=self.mean, std=self.std)
 
-    def draw(self, word1: int, word2: int) -> float:
-        """The value two words of the bit stream make (the arithmetic of the module doc)."""
-        u1 = unit_double(word1)
+    def draw(self, word: int) -> float:
+        """The value one word of the bit stream makes (the arithmetic of the module doc)."""
+        u = unit_double(word)
         if self.kind == "uniform":
-            return self.low + (self.high - self.low) * u1
+            return self.low + (self.high - self.low) * u
         if self.kind == "log_uniform":
-            lo, hi = math.log(self.low), math.log(self.high)
-            return min(max(math.exp(lo + (hi - lo) * u1), self.low), self.high)
+            return min(max(self.low * (self.high / self.low) ** u, self.low), self.high)
         if self.kind == "choice":
-            return self.values[min(int(u1 * len(self.values)), len(self.values) - 1)]
-        u2 = unit_double(word2)
-        z = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
-        return min(max(self.mean + self.std * z, self.low), self.high)
+            return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
+        dist = statistics.NormalDist(self.mean, self.std)
+        below, above = dist.cdf(self.low), dist.cdf(self.high)
+        # Kept inside (0, 1), where the inverse CDF is defined, when the bounds lie far in one tail.
+        p = min(max(below + u * (above - below), 1e-300), 1.0 - 2.0**-53)
+        return min(max(dist.inv_cdf(p), self.low), self.high)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"distribution": self.kind}

@@ -6,7 +6,7 @@ word, and drawing item i costs nothing for items 0..i−1. numpy guarantees that
 stream stays the same from version to version (NEP 19); its Generator methods carry no such
 promise, so amp turns words into values itself (distributions.py).
 
-Each drawn value takes two words, in the order the specification lists them: first every entry of
+Each drawn value takes one word, in the order the specification lists them: first every entry of
 ``vary``, then every event in order, its time (if drawn) and then its values (those drawn) in the
 order given.
 """
@@ -52,7 +52,7 @@ def draw_item(spec: DatasetSpec, item: int) -> ItemDraw:
 
     def take(dist: Distribution) -> float:
         nonlocal position
-        value = dist.draw(words[position], words[position + 1])
+        value = dist.draw(words[position])
         position += WORDS_PER_VALUE
         return value
 
