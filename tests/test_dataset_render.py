@@ -236,3 +236,18 @@ def test_the_command_line(runtime, tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(dispatch, "render", interrupted)
     assert main(["dataset", str(spec), "--out", str(tmp_path / "store2"), "--quiet"]) == 130
+
+
+def test_a_store_at_an_fsspec_url(runtime, reference, tmp_path):
+    """memory:// (fsspec's in-process file system) stands for an object store here; file:// is a
+    path that any worker on a shared file system reaches."""
+    small = dict(SPEC, count=4, shard_items=2)
+    render(small, "memory://amp-dataset-test/store", workers=0, progress=False)
+    group = amp.dataset.open_store("memory://amp-dataset-test/store")
+    reference_audio = zarr.open_group(str(reference), mode="r")["audio"][:4]
+    np.testing.assert_array_equal(group["audio"][:], reference_audio)
+    render(small, f"file://{tmp_path}/store", workers=0, progress=False)
+    again = render(small, tmp_path / "store", workers=0, progress=False)
+    assert again.shards_skipped == 2
+    with pytest.raises(StoreError, match="cannot create a store"):
+        render(small, "/proc/no-such-dir/store", workers=0, progress=False)

@@ -39,6 +39,8 @@ def _zarr():
 
 def _open(url: str, mode: str, storage_options: dict | None):
     zarr = _zarr()
+    if url.startswith("file://"):
+        url = url[len("file://"):]  # a plain path: zarr's local store makes the directories
     kwargs: dict[str, Any] = {"mode": mode, "zarr_format": 3}
     if storage_options:
         kwargs["storage_options"] = storage_options
@@ -85,10 +87,14 @@ class DatasetStore:
                 raise StoreError(f"{url} is not a readable Zarr store: {type(exc).__name__}: {exc}") from None
             group = None
         if group is None:
-            if "://" not in url and os.path.isdir(url) and os.listdir(url):
+            local = url[len("file://"):] if url.startswith("file://") else url
+            if "://" not in local and os.path.exists(local) and (not os.path.isdir(local) or os.listdir(local)):
                 raise StoreError(f"{url} exists and is not a Zarr store; give an empty or new directory")
             chosen = shard_items or spec.shard_items or default_shard_items(spec, channels)
-            group = _open(url, "w-", storage_options)
+            try:
+                group = _open(url, "w-", storage_options)
+            except OSError as exc:
+                raise StoreError(f"cannot create a store at {url}: {exc.strerror or exc}") from None
             group.attrs[ATTRIBUTE] = {
                 "format": FORMAT,
                 "fingerprint": spec.fingerprint(),
