@@ -148,6 +148,15 @@ def test_a_worker_killed_mid_run_then_a_resumed_run_gives_the_same_bytes(runtime
     assert again.shards_rendered == 0
 
 
+def test_a_worker_killed_once_is_replaced_and_the_run_completes(runtime, reference, tmp_path, monkeypatch):
+    flag = tmp_path / "died"
+    monkeypatch.setenv("AMP_DATASET_TEST_CRASH_SHARD", f"1:{flag}")
+    summary = render(SPEC, tmp_path / "store", workers=2, progress=False)
+    assert flag.exists()  # the worker rendering shard 1 did die, after writing its audio
+    assert summary.shards_rendered == 4
+    assert_same_store(reference, tmp_path / "store")
+
+
 def test_an_interrupted_store_resumes_whatever_the_shard_order(runtime, reference, tmp_path):
     out = tmp_path / "store"
     shutil.copytree(reference, out)
