@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import AmpError
 from .errors import DatasetError, require
 from .shard import render_shard
 from .spec import DatasetSpec
@@ -28,12 +27,12 @@ class RenderSummary:
     shards: int
     shards_skipped: int
     shards_rendered: int
+    items_rendered: int
     seconds: float
 
     @property
     def items_per_second(self) -> float:
-        rendered = self.items * self.shards_rendered / max(self.shards, 1)
-        return rendered / self.seconds if self.seconds > 0 else 0.0
+        return self.items_rendered / self.seconds if self.seconds > 0 else 0.0
 
 
 def _as_spec(spec: DatasetSpec | Mapping[str, Any] | str | os.PathLike) -> DatasetSpec:
@@ -96,13 +95,14 @@ def render(spec, out: str | os.PathLike, *, shard_items: int | None = None, clie
     channels = graph.output_channels()
     graph.close()
     url = os.fspath(out)
+    if "://" not in url:
+        url = os.path.abspath(url)  # the workers' working directory need not be this one
     store = DatasetStore.open_or_create(url, spec, shard_items=shard_items, channels=channels,
                                         storage_options=storage_options)
     pending = store.pending_shards()
     skipped = store.shards - len(pending)
-    done_items = sum(b - a for a, b in map(store.shard_range, range(store.shards))) - sum(
-        b - a for a, b in map(store.shard_range, pending))
-    bar = _progress_bar(spec.count, done_items, progress)
+    pending_items = sum(b - a for a, b in map(store.shard_range, pending))
+    bar = _progress_bar(spec.count, spec.count - pending_items, progress)
     spec_dict = spec.to_dict()
     try:
         if pending and workers == 0:
@@ -112,7 +112,8 @@ def render(spec, out: str | os.PathLike, *, shard_items: int | None = None, clie
             _run_on_dask(spec_dict, url, pending, store, client, scheduler, workers, storage_options, bar)
     finally:
         bar.close()
-    return RenderSummary(url, spec.count, store.shards, skipped, len(pending), time.perf_counter() - began)
+    return RenderSummary(url, spec.count, store.shards, skipped, len(pending), pending_items,
+                         time.perf_counter() - began)
 
 
 def _run_on_dask(spec_dict, url, pending, store, client, scheduler, workers, storage_options, bar) -> None:
@@ -130,12 +131,10 @@ def _run_on_dask(spec_dict, url, pending, store, client, scheduler, workers, sto
                 shard = futures[future]
                 try:
                     bar.update(future.result())
-                except AmpError:
-                    raise
                 except Exception as exc:
                     start, stop = store.shard_range(shard)
                     raise DatasetError(f"shard {shard} (items {start} to {stop - 1}) failed: "
-                                       f"{type(exc).__name__}: {exc}; run again to resume") from None
+                                       f"{type(exc).__name__}: {exc}; run again to resume") from exc
         finally:
             for future in futures:
                 future.cancel()
