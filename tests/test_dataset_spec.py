@@ -161,3 +161,22 @@ def test_whole_parameters_are_rounded(runtime):
         pytest.skip("the noise node's seed is not a whole, per-row parameter in this catalogue")
     values = [draw_item(spec, i).params["n.seed"] for i in range(20)]
     assert all(v == round(v) for v in values)
+
+
+def test_the_example_in_docs_datasets_is_a_valid_specification(runtime):
+    import re
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "datasets.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", text, re.S).group(1)
+    spec = DatasetSpec.from_dict(tomllib.loads(example))
+    assert spec.count == 10000 and spec.events_drawn and len(spec.vary) == 4
+    documented = set(re.findall(r"^\| `(\w+)` \|", text[text.index("| key | type"):], re.M))
+    from amp.dataset.schema import SCHEMA
+
+    assert documented >= set(SCHEMA["properties"])
