@@ -218,9 +218,13 @@ def test_render_arguments_are_checked(runtime, tmp_path, monkeypatch):
     import amp.dataset.dispatch as dispatch
 
     monkeypatch.setattr(dispatch, "CONNECT_TIMEOUT", "1s")
-    with pytest.raises(DatasetError, match="shard_items must be a whole number"):
+    from amp.dataset import RenderArgumentError
+
+    with pytest.raises(RenderArgumentError, match="shard_items must be a whole number"):
         render(SPEC, tmp_path / "s", shard_items=1.5, workers=0)
-    with pytest.raises(DatasetError, match="at most one of"):
+    with pytest.raises(ValueError, match="workers must be a whole number"):
+        render(SPEC, tmp_path / "s", workers=1.5)
+    with pytest.raises(RenderArgumentError, match="at most one of"):
         render(SPEC, tmp_path / "s", workers=2, scheduler="tcp://127.0.0.1:1")
     with pytest.raises(DatasetError, match="cannot reach the Dask scheduler"):
         render(SPEC, tmp_path / "s2", scheduler="tcp://127.0.0.1:9", progress=False)

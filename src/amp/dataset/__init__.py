@@ -9,7 +9,7 @@ a render starts). See docs/datasets.md.
 
 from .distributions import Distribution
 from .draw import ItemDraw, draw_item, item_words
-from .errors import DatasetError, SpecError, StoreError
+from .errors import DatasetError, DatasetUnavailable, RenderArgumentError, SpecError, StoreError
 from .spec import DatasetSpec, EventSpec
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "render_items",
     "open_store",
     "DatasetError",
+    "DatasetUnavailable",
+    "RenderArgumentError",
     "SpecError",
     "StoreError",
 ]

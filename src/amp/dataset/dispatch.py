@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 import time
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import DatasetError, require
+from .errors import DatasetError, RenderArgumentError, require
 from .shard import render_shard
 from .spec import DatasetSpec
 from .store import DatasetStore
@@ -46,9 +47,9 @@ def _as_spec(spec: DatasetSpec | Mapping[str, Any] | str | os.PathLike) -> Datas
 def _count(value, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DatasetError(f"{name} must be a whole number >= 1, got {value!r}")
-    return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise RenderArgumentError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
 
 
 @contextmanager
@@ -87,10 +88,12 @@ def render(spec, out: str | os.PathLike, *, shard_items: int | None = None, clie
     began = time.perf_counter()
     spec = _as_spec(spec)
     shard_items = _count(shard_items, "shard_items")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
-        raise DatasetError(f"workers must be a whole number >= 0, got {workers!r}")
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
+            raise RenderArgumentError(f"workers must be a whole number >= 0, got {workers!r}")
+        workers = int(workers)
     if sum(x is not None for x in (client, scheduler, workers)) > 1:
-        raise DatasetError("give at most one of client, scheduler and workers")
+        raise RenderArgumentError("give at most one of client, scheduler and workers")
     graph = spec.graph()
     channels = graph.output_channels()
     graph.close()
@@ -141,5 +144,5 @@ def _run_on_dask(spec_dict, url, pending, store, client, scheduler, workers, sto
 
 
 def _progress_bar(total: int, initial: int, wanted: bool):
-    return require("tqdm").tqdm(total=total, initial=initial, unit="item", desc="amp dataset", dynamic_ncols=True,
-                disable=not wanted or not sys.stderr.isatty())
+    return require("tqdm").tqdm(total=total, initial=initial, unit="item", desc="amp dataset",
+                                dynamic_ncols=True, disable=not wanted or not sys.stderr.isatty())

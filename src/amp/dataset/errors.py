@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from ..errors import AmpError
 
-__all__ = ["DatasetError", "SpecError", "StoreError", "DatasetUnavailable", "require"]
+__all__ = ["DatasetError", "RenderArgumentError", "SpecError", "StoreError", "DatasetUnavailable", "require"]
 
 
 class DatasetError(AmpError, RuntimeError):
     """A dataset render failed (a shard's task failed, or the cluster could not be reached)."""
+
+
+class RenderArgumentError(AmpError, ValueError):
+    """An argument of amp.dataset.render is not acceptable (a count that is not a whole number...)."""
 
 
 class SpecError(AmpError, ValueError):
