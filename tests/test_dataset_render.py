@@ -242,13 +242,38 @@ def test_the_command_line(runtime, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("amp: error: dataset spec: unknown key 'colour'") and err.count("\n") == 1
 
-    import amp.dataset.dispatch as dispatch
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
 
-    monkeypatch.setattr(dispatch, "render", interrupted)
-    assert main(["dataset", str(spec), "--out", str(tmp_path / "store2"), "--quiet"]) == 130
+def test_ctrl_c_stops_the_command_with_status_130_leaving_a_resumable_store(runtime, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"count": 2000, "seconds": 1.0, "seed": 1, "shard_items": 4,
+                                "vary": {"env.decay": {"distribution": "uniform", "low": 0.1, "high": 0.5}}}))
+    out = tmp_path / "store"
+    command = [sys.executable, "-c", "import sys; from amp.cli import main; sys.exit(main())",
+               "dataset", str(spec), "--out", str(out), "--workers", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until the first shard is done
+            try:
+                if zarr.open_group(str(out), mode="r")["done"][:].any():
+                    break
+            except Exception:
+                pass
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        _stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "amp: interrupted; run the same command again to resume"
+    done = zarr.open_group(str(out), mode="r")["done"][:]
+    assert 0 < done.sum() < len(done)
 
 
 def test_a_store_at_an_fsspec_url(runtime, reference, tmp_path):
