@@ -74,6 +74,18 @@ def test_events_must_name_bound_keys_and_stay_in_time_and_range(runtime):
                                    events=[{"time": 0.0, "values": {"gate": 1.0}}]))
 
 
+@pytest.mark.parametrize("patch, needle", [
+    ({"nodes": 5}, "patch is not a valid patch"),
+    ({"nodes": [{"name": "a", "type": "no_such_type"}]}, "unknown node type 'no_such_type'"),
+    ({"nodes": [], "colour": 1}, "unknown patch keys: colour"),
+    ("missing.toml", "cannot read"),
+    ("patch.txt", "not a .json or .toml patch file"),
+])
+def test_bad_patches_are_refused(runtime, patch, needle):
+    with pytest.raises(SpecError, match=needle):
+        DatasetSpec.from_dict(base(patch=patch, vary={}))
+
+
 def test_files_and_dicts_agree_and_round_trip(runtime, tmp_path):
     patch = {"nodes": [{"name": "osc", "type": "oscillator", "params": {"freq": 220.0}},
                        {"name": "out", "type": "gain", "params": {"gain": 0.5}}],

@@ -136,6 +136,8 @@ class DatasetSpec:
             return AudioGraph.from_config(config)
         except AmpError as exc:
             raise SpecError(f"dataset spec: patch: {exc}") from None
+        except (TypeError, AttributeError, KeyError) as exc:  # a patch whose parts have the wrong shape
+            raise SpecError(f"dataset spec: patch is not a valid patch ({type(exc).__name__}: {exc})") from None
 
     @property
     def frames(self) -> int:
