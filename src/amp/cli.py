@@ -173,8 +173,14 @@ def _register_play(sub) -> None:
     register_play(sub)
 
 
-COMMANDS: list[Callable] = [_register_render, _register_play, _register_nodes, _register_schema, _register_info,
-                            _register_diagnose]
+def _register_dataset(sub) -> None:
+    from .dataset.cli import add_parser
+
+    add_parser(sub)
+
+
+COMMANDS: list[Callable] = [_register_render, _register_play, _register_dataset, _register_nodes, _register_schema,
+                            _register_info, _register_diagnose]
 
 
 def build_parser() -> argparse.ArgumentParser:
