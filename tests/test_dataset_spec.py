@@ -75,9 +75,9 @@ def test_events_must_name_bound_keys_and_stay_in_time_and_range(runtime):
 
 
 @pytest.mark.parametrize("patch, needle", [
-    ({"nodes": 5}, "patch is not a valid patch"),
+    ({"nodes": 5}, "patch: nodes: 5 is not of type 'array'"),
     ({"nodes": [{"name": "a", "type": "no_such_type"}]}, "unknown node type 'no_such_type'"),
-    ({"nodes": [], "colour": 1}, "unknown patch keys: colour"),
+    ({"nodes": [], "colour": 1}, "patch: colour: unknown key 'colour'"),
     ("missing.toml", "cannot read"),
     ("patch.txt", "not a .json or .toml patch file"),
 ])
