@@ -1,6 +1,6 @@
 /* blep_shapes.h - the saw, square and triangle as the oscillator band-limits them: each naive
  * shape over a phase p in [0, 1) is linear between breakpoints, so through the fixed
- * minimum-phase lowpass of minblep_table.h it is the naive line delayed by the lowpass's mean
+ * linear-phase lowpass of minblep_table.h it is the naive line delayed by the lowpass's mean
  * delay, plus a tabulated residual per breakpoint (a step where the value jumps, a ramp where the
  * slope changes). Residuals wait in a ring of AMP_SHAPE_RING samples until their sample comes.
  * Here: the shapes, where a moving phase passes their breakpoints, and the residuals those
@@ -55,17 +55,18 @@ static inline double amp_shape_slope(int wf, double p)
 }
 
 /* Adds scale times a tabulated residual, its polynomial in x evaluated at xp (the powers of x),
- * to the ring's next AMP_MINBLEP_TAPS samples. */
+ * to the ring's next AMP_MINBLEP_TAPS - skip samples, from the residual's sample `skip` on (a
+ * breakpoint `skip` samples further back). */
 static inline void amp_shape_add_residual(double *ring, int32_t pos,
                                           const double table[AMP_MINBLEP_TAPS][AMP_MINBLEP_ORDER],
-                                          const double *xp, double scale)
+                                          const double *xp, double scale, int skip)
 {
-    for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+    for (int k = skip; k < AMP_MINBLEP_TAPS; ++k) {
         double r = 0.0;
         for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
             r += table[k][j] * xp[j];
         }
-        ring[(pos + k) & (AMP_SHAPE_RING - 1)] += scale * r;
+        ring[(pos + k - skip) & (AMP_SHAPE_RING - 1)] += scale * r;
     }
 }
 
@@ -80,9 +81,10 @@ static inline double amp_shape_take(double *ring, int32_t *pos, int32_t *pending
     return residual;
 }
 
-/* Adds the residuals of a breakpoint x samples before the next sample (x in [0, 1)): a jump of
- * `jump` in value and a change of `kink` per sample in slope. */
-static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
+/* Adds the residuals of a breakpoint x + skip samples before the next sample (x in [0, 1]): a
+ * jump of `jump` in value and a change of `kink` per sample in slope. */
+static inline void amp_shape_schedule_past(double *ring, int32_t pos, int32_t *pending, double x, double jump,
+                                           double kink, int skip)
 {
     double xp[AMP_MINBLEP_ORDER];
     xp[0] = 1.0;
@@ -90,12 +92,19 @@ static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pendin
         xp[j] = xp[j - 1] * x;
     }
     if (jump != 0.0) {
-        amp_shape_add_residual(ring, pos, amp_minblep_step, xp, jump);
+        amp_shape_add_residual(ring, pos, amp_minblep_step, xp, jump, skip);
     }
     if (kink != 0.0) {
-        amp_shape_add_residual(ring, pos, amp_minblep_ramp, xp, kink);
+        amp_shape_add_residual(ring, pos, amp_minblep_ramp, xp, kink, skip);
     }
-    *pending = AMP_MINBLEP_TAPS;
+    if (*pending < AMP_MINBLEP_TAPS - skip) {
+        *pending = AMP_MINBLEP_TAPS - skip;
+    }
+}
+
+static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
+{
+    amp_shape_schedule_past(ring, pos, pending, x, jump, kink, 0);
 }
 
 /* Samples since the phase, moving by inc per sample (|inc| < 1) from prev to p with `wraps`
@@ -119,26 +128,32 @@ static inline double amp_shape_since(double prev, double p, double wraps, double
 }
 
 /* The saw's and triangle's breakpoints passed on the way from prev to p, counting those in
- * [from, to) samples ago. */
-static inline void amp_shape_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
-                                   double wraps, double inc, double from, double to)
+ * [from, to) samples ago, `skip` samples before the next sample. */
+static inline void amp_shape_breakpoints_past(double *ring, int32_t pos, int32_t *pending, int wf, double prev,
+                                              double p, double wraps, double inc, double from, double to, int skip)
 {
     if (wf == AMP_SHAPE_SAW) {
         const double x = amp_shape_since(prev, p, wraps, 0.0, inc);
         if (x >= from && x < to) {
-            amp_shape_schedule(ring, pos, pending, x, inc >= 0.0 ? -2.0 : 2.0, 0.0);
+            amp_shape_schedule_past(ring, pos, pending, x, inc >= 0.0 ? -2.0 : 2.0, 0.0, skip);
         }
     } else if (wf == AMP_SHAPE_TRIANGLE) {
         const double a = fabs(inc);
         const double x1 = amp_shape_since(prev, p, wraps, 0.25, inc);
         if (x1 >= from && x1 < to) {
-            amp_shape_schedule(ring, pos, pending, x1, 0.0, -8.0 * a);
+            amp_shape_schedule_past(ring, pos, pending, x1, 0.0, -8.0 * a, skip);
         }
         const double x2 = amp_shape_since(prev, p, wraps, 0.75, inc);
         if (x2 >= from && x2 < to) {
-            amp_shape_schedule(ring, pos, pending, x2, 0.0, 8.0 * a);
+            amp_shape_schedule_past(ring, pos, pending, x2, 0.0, 8.0 * a, skip);
         }
     }
+}
+
+static inline void amp_shape_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
+                                         double wraps, double inc, double from, double to)
+{
+    amp_shape_breakpoints_past(ring, pos, pending, wf, prev, p, wraps, inc, from, to, 0);
 }
 
 /* The saw's or triangle's naive value minus delay * slope: the band-limited line between
