@@ -146,3 +146,19 @@ def test_fm_sweep_through_nyquist_has_no_click_larger_than_the_step(runtime, wav
     assert quiet.sum() > SR // 4
     assert np.all(y[quiet] == 0.0)
     assert np.max(np.abs(y)) <= peak_limit(waveform)
+
+
+@pytest.mark.parametrize("waveform", BAND_LIMITED)
+def test_aliasing_is_60_db_below_the_naive_waveform_at_5_khz(runtime, waveform):
+    """Alias power (every bin of a one-second spectrum that is not a harmonic of 5 kHz) against that
+    of the naive shape computed here with the phase reduced in integers."""
+    f0, settle = 5000, 480
+    y = render(osc(waveform, freq=float(f0)), SR + settle, 4096)[settle:]
+    p = ((np.arange(SR, dtype=np.int64) + settle) * f0 % SR) / SR
+    naive = {"saw": 2 * p - 1, "square": np.where(p < 0.5, 1.0, -1.0),
+             "triangle": np.where(p < 0.25, 4 * p, np.where(p < 0.75, 2 - 4 * p, 4 * p - 4))}[waveform]
+    harmonic = np.zeros(SR // 2 + 1, bool)
+    harmonic[::f0] = True
+    alias = lambda x: (np.abs(np.fft.rfft(x)) ** 2)[~harmonic].sum()  # noqa: E731
+    ratio_db = 10 * np.log10(alias(naive) / alias(y))
+    assert ratio_db >= 60.0, f"{waveform}: aliases only {ratio_db:.1f} dB below the naive shape"
