@@ -68,16 +68,17 @@ def render() -> str:
     delay, step, ramp = design()
 
     def table(name: str, rows) -> str:
-        lines = [f"static const double {name}[AMP_MINBLEP_TAPS][AMP_MINBLEP_ORDER] = {{"]
-        for row in rows:
-            lines.append("    {" + ", ".join(f"{float(c):.17g}" for c in row) + "},")
+        # Stored by power, then segment: the oscillator evaluates all segments at once.
+        lines = [f"static const double {name}[AMP_MINBLEP_ORDER][AMP_MINBLEP_TAPS] = {{"]
+        for j in range(len(rows[0])):
+            lines.append("    {" + ", ".join(f"{float(row[j]):.17g}" for row in rows) + "},")
         lines.append("};")
         return "\n".join(lines)
 
     return "\n".join([
         "/* minblep_table.h - written by scripts/make_minblep_table.py (the design is described there);",
         " * do not edit. Residuals of a linear-phase band-limited step and ramp, per sample segment k, as",
-        " * polynomials in the fraction d: r(k + d) = sum_j table[k][j] d^j. */",
+        " * polynomials in the fraction d: r(k + d) = sum_j table[j][k] d^j. */",
         "#ifndef AMP_MINBLEP_TABLE_H",
         "#define AMP_MINBLEP_TABLE_H",
         "",

@@ -58,15 +58,21 @@ static inline double amp_shape_slope(int wf, double p)
  * to the ring's next AMP_MINBLEP_TAPS - skip samples, from the residual's sample `skip` on (a
  * breakpoint `skip` samples further back). */
 static inline void amp_shape_add_residual(double *ring, int32_t pos,
-                                          const double table[AMP_MINBLEP_TAPS][AMP_MINBLEP_ORDER],
+                                          const double table[AMP_MINBLEP_ORDER][AMP_MINBLEP_TAPS],
                                           const double *xp, double scale, int skip)
 {
-    for (int k = skip; k < AMP_MINBLEP_TAPS; ++k) {
-        double r = 0.0;
-        for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
-            r += table[k][j] * xp[j];
+    /* Every segment at once (the loops over k vectorize); each sums its terms in the order of j. */
+    double r[AMP_MINBLEP_TAPS];
+    for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+        r[k] = 0.0;
+    }
+    for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
+        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+            r[k] += table[j][k] * xp[j];
         }
-        ring[(pos + k - skip) & (AMP_SHAPE_RING - 1)] += scale * r;
+    }
+    for (int k = skip; k < AMP_MINBLEP_TAPS; ++k) {
+        ring[(pos + k - skip) & (AMP_SHAPE_RING - 1)] += scale * r[k];
     }
 }
 
@@ -79,6 +85,24 @@ static inline double amp_shape_take(double *ring, int32_t *pos, int32_t *pending
     *pos = (*pos + 1) & (AMP_SHAPE_RING - 1);
     --*pending;
     return residual;
+}
+
+/* The next n residuals (n <= pending) taken out of the ring and added to y[0..n), in two
+ * contiguous runs (they vectorize): the same as n calls of amp_shape_take. */
+static inline void amp_shape_take_run(double *ring, int32_t *pos, int32_t *pending, double *y, int32_t n)
+{
+    const int32_t head = AMP_SHAPE_RING - *pos < n ? AMP_SHAPE_RING - *pos : n;
+    double *a = ring + *pos;
+    for (int32_t i = 0; i < head; ++i) {
+        y[i] += a[i];
+        a[i] = 0.0;
+    }
+    for (int32_t i = head; i < n; ++i) {
+        y[i] += ring[i - head];
+        ring[i - head] = 0.0;
+    }
+    *pos = (*pos + n) & (AMP_SHAPE_RING - 1);
+    *pending -= n;
 }
 
 /* Adds the residuals of a breakpoint x + skip samples before the next sample (x in [0, 1]): a

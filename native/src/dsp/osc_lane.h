@@ -44,7 +44,14 @@ typedef struct AmpOscLane {
     int32_t started;
     int32_t pos;       /* ring slot of the next sample */
     int32_t pending;   /* how many ring slots from pos may be non-zero */
+    int32_t walking;   /* a steady block left `until` and `walk_width` for the next one */
+    double freq;       /* the constant frequency the cached increment was made from */
+    uint64_t inc;      /* the cached increment, fixed point and in cycles (valid when have_inc) */
+    double inc_d;
+    int32_t have_inc;
     int32_t unused;
+    uint64_t until[2]; /* samples from the next block's first to each breakpoint's next crossing */
+    double walk_width;
     double ring[AMP_SHAPE_RING];
 } AmpOscLane;
 
@@ -202,9 +209,122 @@ static inline void amp_osc_handle(AmpOscLane *lane, double *level, int wf, uint6
     }
 }
 
+/* Sample f's residuals: those it schedules (an event sample, or the block's first), then the one
+ * due, added to its value in y. */
+static inline void amp_osc_visit(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev, uint64_t p,
+                                 uint64_t step, double step_d, double inc, double width, double rx, int event,
+                                 double *y)
+{
+    if (event) {
+        amp_osc_handle(lane, level, wf, phase0, prev, p, step, step_d, inc, width, rx);
+    }
+    if (lane->pending > 0) {
+        *y += amp_shape_take(lane->ring, &lane->pos, &lane->pending);
+    }
+}
+
+/* The square's level as a fixed-point threshold: p_d < width exactly when p < *w (0 < width < 1:
+ * otherwise the level never changes and this returns 0). */
+static inline int amp_osc_width_threshold(double width, uint64_t *w)
+{
+    const double x = width * 4503599627370496.0; /* 2^52, exact */
+    const double n = amp_phase_nearest(x);
+    const double c = n < x ? n + 1.0 : n; /* ceil */
+    if (!(width > 0.0) || !(c < 4503599627370496.0)) {
+        return 0;
+    }
+    const double shifted = c + 4503599627370496.0; /* in [2^52, 2^53): c is its mantissa */
+    uint64_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    *w = (bits & (((uint64_t)1 << 52) - 1)) << 12;
+    return 1;
+}
+
+/* Samples from a phase q, moving by step (fixed point, nonzero), until the phase crosses t (going
+ * up through it when forwards, down when backwards): at least 1. */
+static inline uint64_t amp_osc_until(uint64_t q, uint64_t t, uint64_t step)
+{
+    if ((int64_t)step > 0) {
+        return (t - q - 1) / step + 1;
+    }
+    return (q - t) / (0 - step) + 1;
+}
+
+/* A steady lane (constant frequency, no reset input) after its first sample: the phases are
+ * p0 + f * step, so the breakpoints fall where integer division says, with nothing to look for in
+ * between. The samples visited, and what each does, are the ones the general walk finds. */
+static inline void amp_osc_steady_walk(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t p0,
+                                       uint64_t step, double inc, double width, double *y, int32_t frames)
+{
+    uint64_t at[2];
+    int count = 0;
+    if (amp_osc_live(inc) && step != 0) {
+        if (wf == AMP_SHAPE_SAW) {
+            at[count++] = 0;
+        } else if (wf == AMP_SHAPE_TRIANGLE) {
+            at[count++] = (uint64_t)1 << 62;
+            at[count++] = (uint64_t)3 << 62;
+        } else if (wf == AMP_SHAPE_SQUARE) {
+            uint64_t w;
+            if (amp_osc_width_threshold(width, &w)) {
+                at[count++] = 0;
+                at[count++] = w;
+            }
+        }
+    }
+    /* The first sample is visited unless the last block was steady at this increment (and width)
+     * and no breakpoint falls on it: then it has nothing to schedule. */
+    const int known = count > 0 && lane->walking && lane->started && lane->step == step && lane->walk_width == width;
+    int first_event = !known;
+    for (int i = 0; i < count; ++i) {
+        first_event |= known && lane->until[i] == 0;
+    }
+    amp_osc_visit(lane, level, wf, phase0, lane->phase, p0, lane->step, lane->step_d, inc, width, -1.0, first_event,
+                  &y[0]);
+    const uint64_t never = UINT64_MAX;
+    uint64_t next[2] = {never, never};
+    for (int i = 0; i < count; ++i) {
+        next[i] = known && lane->until[i] != 0 ? lane->until[i] : amp_osc_until(p0, at[i], step);
+    }
+    const uint64_t span = (uint64_t)frames;
+    uint64_t f = 1;
+    while (f < span) {
+        const uint64_t event = count == 2 && next[1] < next[0] ? next[1] : next[0];
+        if (f < event && f < span && lane->pending > 0) {
+            uint64_t n = (uint64_t)lane->pending;
+            n = event - f < n ? event - f : n;
+            n = span - f < n ? span - f : n;
+            amp_shape_take_run(lane->ring, &lane->pos, &lane->pending, y + f, (int32_t)n);
+            f += n;
+        }
+        if (event >= span) {
+            break;
+        }
+        f = event;
+        const uint64_t p = p0 + f * step;
+        amp_osc_visit(lane, level, wf, phase0, p - step, p, step, inc, inc, width, -1.0, 1, &y[f]);
+        for (int i = 0; i < count; ++i) {
+            if (next[i] == f) {
+                const uint64_t k = amp_osc_until(p, at[i], step);
+                next[i] = k < never - f ? f + k : never;
+            }
+        }
+        ++f;
+    }
+    for (int i = 0; i < count; ++i) {
+        lane->until[i] = next[i] == never ? never : next[i] - span;
+    }
+    lane->walking = count > 0;
+    lane->walk_width = width;
+    if (wf == AMP_SHAPE_SQUARE) {
+        *level = amp_phase_cycles(p0 + (span - 1) * step) < width ? 1.0 : -1.0;
+    }
+}
+
 /* One lane over `frames` samples into y. fq/fm/rs/am/pw as the node's rows (NULL fm and rs when
  * unconnected, zero strides where constant); wf, varying (fq_stride != 0 or fm connected) and
- * resets (rs connected) are compile-time constants at each call site, so each gets its own loops. */
+ * resets (rs connected) are compile-time constants at each call site, so each gets its own loops.
+ * A sample is am * (value + residual), the residual added only where one is pending. */
 static inline __attribute__((always_inline)) void
 amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const int varying, const int resets,
                  uint64_t phase0, const double *fq, ptrdiff_t fq_stride, const double *fm, const double *rs,
@@ -216,6 +336,7 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
     double *restrict incd = s->incd;
     uint64_t *restrict ev = s->ev;
     double *restrict rx = s->rx;
+    const int square = wf == AMP_SHAPE_SQUARE;
     double c_d = 0.0;
     uint64_t c_f = 0;
     if (varying) {
@@ -226,115 +347,132 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
             incd[f] = hi;
             incf[f] = amp_phase_fixed(hi, lo);
         }
+    } else if (lane->have_inc && fq[0] == lane->freq) {
+        c_d = lane->inc_d;
+        c_f = lane->inc;
     } else {
         double lo;
         amp_phase_increment(fq[0], sr, &c_d, &lo);
         c_f = amp_phase_fixed(c_d, lo);
+        lane->freq = fq[0];
+        lane->inc = c_f;
+        lane->inc_d = c_d;
+        lane->have_inc = 1;
     }
 #define AMP_OSC_INCF(f) (varying ? incf[f] : c_f)
 #define AMP_OSC_INCD(f) (varying ? incd[f] : c_d)
-    /* The phases. */
-    uint64_t p = lane->phase;
-    if (resets) {
-        double reset_prev = lane->reset_prev;
-        uint64_t step = lane->step;
-        double step_d = lane->step_d;
-        int started = lane->started;
+    const uint64_t first = lane->started ? lane->phase + lane->step : lane->phase;
+    double level = lane->level;
+    if (!varying && !resets) {
+        /* Steady: the values, then the first sample's and the breakpoints' residuals. */
+        const double width = square ? amp_osc_width(pw[0]) : 0.5;
+        uint64_t p = first;
         for (int32_t f = 0; f < frames; ++f) {
-            rx[f] = -1.0;
-            if (started) {
-                p += step;
-                if (reset_prev < 0.5 && rs[f] >= 0.5) {
-                    rx[f] = (rs[f] - 0.5) / (rs[f] - reset_prev);
-                    p = phase0 + amp_phase_fixed(rx[f] * step_d, 0.0);
-                }
-            }
-            reset_prev = rs[f];
-            started = 1;
-            ph[f] = p;
-            step = AMP_OSC_INCF(f);
-            step_d = AMP_OSC_INCD(f);
-        }
-        lane->reset_prev = reset_prev;
-    } else if (varying) {
-        if (lane->started) {
-            p += lane->step;
-        }
-        ph[0] = p;
-        for (int32_t f = 1; f < frames; ++f) {
-            p += incf[f - 1];
-            ph[f] = p;
-        }
-    } else {
-        if (lane->started) {
-            p += lane->step;
-        }
-        for (int32_t f = 0; f < frames; ++f) {
-            ph[f] = p;
+            y[f] = amp_osc_value(wf, p, c_d, width);
             p += c_f;
         }
-    }
-    /* The values, times amp, and the events (sample 0 is always looked at). */
-    const int square = wf == AMP_SHAPE_SQUARE;
-    for (int32_t f = 0; f < frames; ++f) {
-        const double width = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
-        y[f] = am[f * am_stride] * amp_osc_value(wf, ph[f], AMP_OSC_INCD(f), width);
-    }
-    if (wf != AMP_SHAPE_SINE) {
-        for (int32_t f = 1; f < frames; ++f) {
-            const double w0 = square ? amp_osc_width(pw[(f - 1) * pw_stride]) : 0.5;
-            const double w1 = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
-            ev[f] = amp_osc_event(wf, ph[f - 1], ph[f], AMP_OSC_INCF(f - 1), AMP_OSC_INCD(f - 1), AMP_OSC_INCD(f), w0,
-                                  w1);
-        }
+        amp_osc_steady_walk(lane, &level, wf, phase0, first, c_f, c_d, width, y, frames);
+        lane->phase = first + (uint64_t)(frames - 1) * c_f;
     } else {
-        for (int32_t f = 1; f < frames; ++f) {
-            ev[f] = 0;
-        }
-    }
-    if (resets) {
-        for (int32_t f = 1; f < frames; ++f) {
-            ev[f] |= (uint64_t)(rx[f] >= 0.0);
-        }
-    }
-    /* One at a time: the event samples and the residuals after them. */
-    double level = lane->level;
-    for (int32_t f = 0; f < frames; ++f) {
-        if (f > 0 && lane->pending == 0) {
-            /* Eight at a time while none has an event: a loop that may leave after any sample does
-             * not vectorize, an OR of eight does. */
-            while (f + 8 <= frames) {
-                uint64_t any = 0;
-                for (int32_t k = 0; k < 8; ++k) {
-                    any |= ev[f + k];
+        /* The phases. */
+        uint64_t p = lane->phase;
+        if (resets) {
+            double reset_prev = lane->reset_prev;
+            uint64_t step = lane->step;
+            double step_d = lane->step_d;
+            int started = lane->started;
+            for (int32_t f = 0; f < frames; ++f) {
+                rx[f] = -1.0;
+                if (started) {
+                    p += step;
+                    if (reset_prev < 0.5 && rs[f] >= 0.5) {
+                        rx[f] = (rs[f] - 0.5) / (rs[f] - reset_prev);
+                        p = phase0 + amp_phase_fixed(rx[f] * step_d, 0.0);
+                    }
                 }
-                if (any != 0) {
+                reset_prev = rs[f];
+                started = 1;
+                ph[f] = p;
+                step = AMP_OSC_INCF(f);
+                step_d = AMP_OSC_INCD(f);
+            }
+            lane->reset_prev = reset_prev;
+        } else {
+            p = first;
+            ph[0] = p;
+            for (int32_t f = 1; f < frames; ++f) {
+                p += AMP_OSC_INCF(f - 1);
+                ph[f] = p;
+            }
+        }
+        /* The values and the events (sample 0 is always visited). */
+        for (int32_t f = 0; f < frames; ++f) {
+            const double width = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
+            y[f] = amp_osc_value(wf, ph[f], AMP_OSC_INCD(f), width);
+        }
+        if (wf != AMP_SHAPE_SINE) {
+            for (int32_t f = 1; f < frames; ++f) {
+                const double w0 = square ? amp_osc_width(pw[(f - 1) * pw_stride]) : 0.5;
+                const double w1 = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
+                ev[f] = amp_osc_event(wf, ph[f - 1], ph[f], AMP_OSC_INCF(f - 1), AMP_OSC_INCD(f - 1), AMP_OSC_INCD(f),
+                                      w0, w1);
+            }
+        } else {
+            for (int32_t f = 1; f < frames; ++f) {
+                ev[f] = 0;
+            }
+        }
+        if (resets) {
+            for (int32_t f = 1; f < frames; ++f) {
+                ev[f] |= (uint64_t)(rx[f] >= 0.0);
+            }
+        }
+        /* One at a time: the event samples and the residuals after them. */
+        for (int32_t f = 0; f < frames; ++f) {
+            if (f > 0 && lane->pending == 0) {
+                /* Eight at a time while none has an event: a loop that may leave after any sample
+                 * does not vectorize, an OR of eight does. */
+                while (f + 8 <= frames) {
+                    uint64_t any = 0;
+                    for (int32_t k = 0; k < 8; ++k) {
+                        any |= ev[f + k];
+                    }
+                    if (any != 0) {
+                        break;
+                    }
+                    f += 8;
+                }
+                while (f < frames && ev[f] == 0) {
+                    ++f;
+                }
+                if (f == frames) {
                     break;
                 }
-                f += 8;
             }
-            while (f < frames && ev[f] == 0) {
-                ++f;
-            }
-            if (f == frames) {
-                break;
-            }
-        }
-        const double width = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
-        const double inc = AMP_OSC_INCD(f);
-        if (f == 0 || ev[f] != 0) {
+            const double width = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
             const uint64_t prev = f > 0 ? ph[f - 1] : lane->phase;
             const uint64_t step = f > 0 ? AMP_OSC_INCF(f - 1) : lane->step;
             const double step_d = f > 0 ? AMP_OSC_INCD(f - 1) : lane->step_d;
-            amp_osc_handle(lane, &level, wf, phase0, prev, ph[f], step, step_d, inc, width, resets ? rx[f] : -1.0);
+            amp_osc_visit(lane, &level, wf, phase0, prev, ph[f], step, step_d, AMP_OSC_INCD(f), width,
+                          resets ? rx[f] : -1.0, f == 0 || ev[f] != 0, &y[f]);
         }
-        if (lane->pending > 0) {
-            const double value = amp_osc_value(wf, ph[f], inc, width);
-            y[f] = am[f * am_stride] * (value + amp_shape_take(lane->ring, &lane->pos, &lane->pending));
+        lane->phase = ph[frames - 1];
+        lane->walking = 0;
+    }
+    /* amp. */
+    if (am_stride == 0) {
+        const double gain = am[0];
+        if (gain != 1.0) { /* x * 1 is x, bit for bit */
+            for (int32_t f = 0; f < frames; ++f) {
+                y[f] *= gain;
+            }
+        }
+    } else {
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] *= am[f * am_stride];
         }
     }
     lane->level = level;
-    lane->phase = ph[frames - 1];
     lane->step = AMP_OSC_INCF(frames - 1);
     lane->step_d = AMP_OSC_INCD(frames - 1);
     lane->started = 1;
