@@ -339,11 +339,12 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
     const int square = wf == AMP_SHAPE_SQUARE;
     double c_d = 0.0;
     uint64_t c_f = 0;
+    const double inverse_rate = 1.0 / sr;
     if (varying) {
         for (int32_t f = 0; f < frames; ++f) {
             double hi;
             double lo;
-            amp_phase_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, &hi, &lo);
+            amp_phase_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, inverse_rate, &hi, &lo);
             incd[f] = hi;
             incf[f] = amp_phase_fixed(hi, lo);
         }
@@ -352,7 +353,7 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
         c_f = lane->inc;
     } else {
         double lo;
-        amp_phase_increment(fq[0], sr, &c_d, &lo);
+        amp_phase_increment(fq[0], sr, inverse_rate, &c_d, &lo);
         c_f = amp_phase_fixed(c_d, lo);
         lane->freq = fq[0];
         lane->inc = c_f;

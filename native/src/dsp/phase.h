@@ -48,14 +48,17 @@ static inline double amp_phase_product_error(double a, double b, double product)
     return ((ah * bh - product) + ah * bl + al * bh) + al * bl;
 }
 
-/* The increment freq / sample_rate as a rounded part and its remainder. A frequency pushed out of
- * range by modulation is clamped (NaN to 0) so that the phase stays finite. */
-static inline void amp_phase_increment(double freq, double sample_rate, double *hi, double *lo)
+/* The increment freq / sample_rate as hi + lo, to about 1e-32 of it: hi is freq times the
+ * reciprocal (rounded twice, so not the nearest quotient), lo the exact remainder freq - hi *
+ * sample_rate (Dekker's product) over sample_rate. No division: loops of these vectorize cheaply.
+ * A frequency pushed out of range by modulation is clamped (NaN to 0) so that the phase stays
+ * finite. */
+static inline void amp_phase_increment(double freq, double sample_rate, double inverse_rate, double *hi, double *lo)
 {
     freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
-    *hi = freq / sample_rate;
+    *hi = freq * inverse_rate;
     const double p = *hi * sample_rate;
-    *lo = ((freq - p) - amp_phase_product_error(*hi, sample_rate, p)) / sample_rate;
+    *lo = ((freq - p) - amp_phase_product_error(*hi, sample_rate, p)) * inverse_rate;
 }
 
 /* hi + lo cycles (|hi| < 2^31, |lo| <= ulp(hi)) in fixed point modulo one cycle, to the nearest
