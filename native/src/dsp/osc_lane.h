@@ -103,6 +103,11 @@ static inline double amp_osc_value(int wf, uint64_t p, double inc, double width)
     if (wf == AMP_SHAPE_SINE) {
         return amp_sin_cycles(amp_phase_cycles(p), amp_phase_cycles_low(p));
     }
+    if (wf == AMP_SHAPE_SAW) {
+        /* 2p - 1 is 2 (1 + p) - 3, exactly: two operations on 1 + p, which is the phase's bits. */
+        const double line = 2.0 * amp_phase_one_plus(p) - (3.0 + amp_minblep_delay * 2.0 * inc);
+        return amp_osc_live(inc) ? line : 0.0;
+    }
     const double line = amp_shape_line(wf, amp_phase_cycles(p), width, inc);
     return amp_osc_live(inc) ? line : 0.0;
 }

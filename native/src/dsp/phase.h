@@ -73,13 +73,19 @@ static inline uint64_t amp_phase_fixed(double hi, double lo)
     return ((uint64_t)amp_phase_round(a) << 32) + (uint64_t)amp_phase_round(b);
 }
 
-/* The phase in cycles, in [0, 1), to 2^-52 (exact: the top 52 bits as the mantissa of 1.x). */
-static inline double amp_phase_cycles(uint64_t p)
+/* 1 + the phase in cycles, in [1, 2), to 2^-52: the top 52 bits as the mantissa of 1.x. */
+static inline double amp_phase_one_plus(uint64_t p)
 {
     const uint64_t bits = (p >> 12) | (uint64_t)0x3ff0000000000000;
     double d;
     memcpy(&d, &bits, sizeof d);
-    return d - 1.0;
+    return d;
+}
+
+/* The phase in cycles, in [0, 1), to 2^-52 (exact). */
+static inline double amp_phase_cycles(uint64_t p)
+{
+    return amp_phase_one_plus(p) - 1.0;
 }
 
 /* The rest of the phase below 2^-52 cycle, in cycles (exact). */
