@@ -25,6 +25,7 @@
 
 enum { OSC_PARAM_FREQ, OSC_PARAM_AMP, OSC_PARAM_PHASE, OSC_PARAM_WAVEFORM, OSC_PARAM_PULSE_WIDTH };
 enum { OSC_INPUT_FM, OSC_INPUT_RESET };
+enum { OSC_PIECE = 256 };
 
 typedef struct OscillatorState {
     int32_t batch;
@@ -113,9 +114,17 @@ static int osc_process(void *opaque, const AmpProcessArgs *args)
         const double *fm_row = fm->count > 0 ? amp_signal_row(&fm->signals[0], b, 0) : NULL;
         const double *rs_row = reset->count > 0 ? amp_signal_row(&reset->signals[0], b, 0) : NULL;
         const int kind = rs_row != NULL ? 2 : (fm_row != NULL || freq->stride_frame != 0 ? 1 : 0);
-        osc_kernels[wf][kind](state, &state->rows[b], amp_param_row(freq, b, 0), freq->stride_frame, fm_row, rs_row,
-                              amp_param_row(amp, b, 0), amp->stride_frame, amp_param_row(pw, b, 0),
-                              pw->stride_frame, args->sample_rate, amp_signal_row(out, b, 0), args->frames);
+        /* A varying lane works through per-sample arrays: in pieces that keep them in the L1 cache
+         * (a lane's samples do not depend on how its block is cut). */
+        const int32_t piece = kind == 0 ? args->frames : OSC_PIECE;
+        for (int32_t f = 0; f < args->frames; f += piece) {
+            const int32_t n = args->frames - f < piece ? args->frames - f : piece;
+            osc_kernels[wf][kind](state, &state->rows[b], amp_param_row(freq, b, 0) + f * freq->stride_frame,
+                                  freq->stride_frame, fm_row != NULL ? fm_row + f : NULL,
+                                  rs_row != NULL ? rs_row + f : NULL, amp_param_row(amp, b, 0) + f * amp->stride_frame,
+                                  amp->stride_frame, amp_param_row(pw, b, 0) + f * pw->stride_frame, pw->stride_frame,
+                                  args->sample_rate, amp_signal_row(out, b, 0) + f, n);
+        }
     }
     return AMP_NODE_OK;
 }
