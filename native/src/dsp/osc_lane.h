@@ -7,12 +7,13 @@
  *
  * The sine is exact: amp * sin(2 pi phase), to about 1e-16 (sine.h). The saw, square and triangle
  * are band-limited (blep_shapes.h): the naive shape through a fixed linear-phase lowpass
- * (cutoff 0.44 sample_rate, 12 samples of delay), which is the naive line delayed by the lowpass's mean delay plus a
- * tabulated residual per breakpoint. A band-limited shape is the lowpass's response to
- * gate * naive, where the gate is open while |freq| < sample_rate / 2: it starts as if it had
- * always run at its first frequency, fades out (band-limited) when the frequency reaches Nyquist,
- * is silent at and above it, and fades in again below it. So the output never holds a DC or aliased fundamental,
- * and every change of level it makes is one the lowpass has smoothed.
+ * (cutoff 0.44 sample_rate, 12 samples of delay), which is the naive line delayed by the
+ * lowpass's mean delay plus a tabulated residual per breakpoint. A band-limited shape is the
+ * lowpass's response to gate * naive, where the gate is open while |freq| < sample_rate / 2: it
+ * starts as if it had always run at its first frequency, fades out (band-limited) when the
+ * frequency reaches Nyquist, is silent at and above it, and fades in again below it. So the output
+ * never holds a DC or aliased fundamental, and every change of level it makes is one the lowpass
+ * has smoothed.
  *
  * The reset input restarts the phase at `phase` when it rises through 0.5. The crossing's time
  * inside the sample is interpolated from the two samples around it and the jump it makes is
@@ -20,9 +21,10 @@
  *
  * The block runs in passes: the increments (vectorized), the phases (a running integer sum), the
  * values and where anything happens (vectorized), then, one sample at a time, only the samples
- * where a breakpoint, a reset or a gate change happens and the residual samples after them. Every
- * sample takes the same operations whichever way the block was cut, so the bits do not depend on
- * block sizes. The including file must not let the compiler contract products and sums. */
+ * where a breakpoint, a reset or a gate change happens and the residual samples after them (a
+ * steady lane finds its breakpoints by integer division instead), then amp. Every sample takes
+ * the same operations whichever way the block was cut, so the bits do not depend on block sizes.
+ * The including file must not let the compiler contract products and sums. */
 #ifndef AMP_DSP_OSC_LANE_H
 #define AMP_DSP_OSC_LANE_H
 
@@ -344,8 +346,8 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
     const int square = wf == AMP_SHAPE_SQUARE;
     double c_d = 0.0;
     uint64_t c_f = 0;
-    const double inverse_rate = 1.0 / sr;
     if (varying) {
+        const double inverse_rate = 1.0 / sr;
         for (int32_t f = 0; f < frames; ++f) {
             double hi;
             double lo;
@@ -358,7 +360,7 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
         c_f = lane->inc;
     } else {
         double lo;
-        amp_phase_increment(fq[0], sr, inverse_rate, &c_d, &lo);
+        amp_phase_increment(fq[0], sr, 1.0 / sr, &c_d, &lo);
         c_f = amp_phase_fixed(c_d, lo);
         lane->freq = fq[0];
         lane->inc = c_f;
