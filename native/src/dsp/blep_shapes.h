@@ -71,8 +71,16 @@ static inline void amp_shape_add_residual(double *ring, int32_t pos,
             r[k] += table[j][k] * xp[j];
         }
     }
-    for (int k = skip; k < AMP_MINBLEP_TAPS; ++k) {
-        ring[(pos + k - skip) & (AMP_SHAPE_RING - 1)] += scale * r[k];
+    /* Into the ring in two contiguous runs: up to its end, then from its start. */
+    const int count = AMP_MINBLEP_TAPS - skip;
+    const int head = AMP_SHAPE_RING - pos < count ? AMP_SHAPE_RING - pos : count;
+    double *a = ring + pos;
+    const double *b = r + skip;
+    for (int k = 0; k < head; ++k) {
+        a[k] += scale * b[k];
+    }
+    for (int k = head; k < count; ++k) {
+        ring[k - head] += scale * b[k];
     }
 }
 
