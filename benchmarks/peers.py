@@ -1,4 +1,5 @@
-"""The peers: SignalFlow and pyo, each rendering a saw scenario offline (no audio device).
+"""The peers: SignalFlow, pyo and DawDreamer (Faust), each rendering a saw scenario offline (no
+audio device).
 
 Every renderer returns (seconds spent rendering, output (B, frames)). Building the graph is not
 timed; rendering is. Peers render a batch's variants one after another (neither has a batch
@@ -35,6 +36,13 @@ def load_signalflow():
 def load_pyo():
     try:
         return _quiet_import("pyo"), None
+    except ImportError as exc:
+        return None, f"not installed ({exc}); pip install '.[bench]'"
+
+
+def load_dawdreamer():
+    try:
+        return _quiet_import("dawdreamer"), None
     except ImportError as exc:
         return None, f"not installed ({exc}); pip install '.[bench]'"
 
@@ -140,6 +148,44 @@ class PyoRenderer:
         return elapsed, np.stack(rows)
 
 
+# ----- DawDreamer (Faust) ------------------------------------------------------------------------
+class DawDreamerRenderer:
+    """DawDreamer's Faust processor, compiled by its LLVM backend: the compiled-code ceiling.
+    variant: "naive" (`os.lf_saw`, the naive ramp) or "sawtooth" (`os.sawtooth`, Faust's
+    anti-aliased saw). The saws are summed by Faust's `:>`, scaled, and `fi.lowpass(2, cutoff)` (a
+    2-pole Butterworth) filters them."""
+
+    def __init__(self, daw, variant: str) -> None:
+        self.daw = daw
+        self.variant = variant
+        self.name = {"naive": "dawdreamer faust naive saw", "sawtooth": "dawdreamer faust os.sawtooth"}[variant]
+
+    def _code(self, scenario: Scenario, cutoff: float) -> str:
+        saw = "os.lf_saw" if self.variant == "naive" else "os.sawtooth"
+        freqs = scenario.freqs()
+        voices = ", ".join(f"{saw}({float(f)!r})" for f in freqs)
+        return (f'import("stdfaust.lib");\nprocess = ({voices}) :> *({1.0 / len(freqs)!r}) : '
+                f"fi.lowpass(2, {float(cutoff)!r});\n")
+
+    def render(self, scenario: Scenario, block: int) -> tuple[float, np.ndarray]:
+        rows = []
+        elapsed = 0.0
+        for cutoff in scenario.cutoffs:
+            engine = self.daw.RenderEngine(SAMPLE_RATE, block)
+            processor = engine.make_faust_processor("saws")
+            processor.set_dsp_string(self._code(scenario, cutoff))
+            processor.compile()
+            engine.load_graph([(processor, [])])
+            start = time.perf_counter()
+            engine.render(scenario.frames / SAMPLE_RATE)
+            elapsed += time.perf_counter() - start
+            audio = np.asarray(engine.get_audio(), dtype=np.float64)
+            row = np.zeros(scenario.frames)
+            row[: min(audio.shape[1], scenario.frames)] = audio[0, : scenario.frames]
+            rows.append(row)
+        return elapsed, np.stack(rows)
+
+
 def peer_renderers(only: set[str] | None = None) -> tuple[list, list[str]]:
     """The peer renderers that can run here, and a note for each one that cannot."""
     renderers = []
@@ -154,6 +200,11 @@ def peer_renderers(only: set[str] | None = None) -> tuple[list, list[str]]:
         notes.append(f"pyo skipped: {why}")
     else:
         renderers += [PyoRenderer(pyo, v) for v in ("table", "phasor")]
+    daw, why = load_dawdreamer()
+    if daw is None:
+        notes.append(f"DawDreamer skipped: {why}")
+    else:
+        renderers += [DawDreamerRenderer(daw, v) for v in ("naive", "sawtooth")]
     if only is not None:
         renderers = [r for r in renderers if r.name in only]
     return renderers, notes

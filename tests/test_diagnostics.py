@@ -252,7 +252,7 @@ def test_optimisations_switch_off_by_name_and_environment(runtime, monkeypatch):
             assert name not in executor.plan.enabled()
             assert set(executor.plan.enabled()) == set(OPTIMISATIONS) - {name}
     monkeypatch.setenv("AMP_DISABLE_OPTIMISATIONS", "constant_folding,buffer_reuse")
-    assert graph.compile().enabled() == ["chain_fusion", "sum_stages"]
+    assert graph.compile().enabled() == ["chain_fusion", "sum_stages", "lane_fusion"]
     monkeypatch.setenv("AMP_DISABLE_OPTIMISATIONS", "all")
     assert graph.compile().enabled() == []
     with pytest.raises(amp.GraphError, match="unknown optimisation 'folding'"):

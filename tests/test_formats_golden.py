@@ -64,7 +64,7 @@ def test_plan_bytes(runtime):
     values = struct.pack("<II", 3, 3) + struct.pack("<4I", 0, 0, 1, 0) + struct.pack("<4I", 1, 0, 1, 1) + struct.pack("<4I", 2, 0, 1, 2)
     fusion = struct.pack("<I", 0)
     routes = struct.pack("<I", 1) + struct.pack("<I", 0)
-    options = struct.pack("<I", 1 | 2 | 4 | 8)  # every optimisation on: fusion, constant folding, reuse, sum stages
+    options = struct.pack("<I", 1 | 2 | 4 | 8 | 16)  # every optimisation on: fusion, folding, reuse, sum stages, lanes
     payload = section(1, order) + section(2, values) + section(3, fusion) + section(4, routes) + section(5, options)
     assert golden_graph().serialize_compiled_plan(disabled_optimisations=[]) == blob(b"AMPP", payload)
 

@@ -53,6 +53,7 @@ extern "C" {
 #define AMP_OPT_CONSTANT_FOLDING 2
 #define AMP_OPT_BUFFER_REUSE 4
 #define AMP_OPT_SUM_STAGES 8
+#define AMP_OPT_LANE_FUSION 16
 
 typedef struct AmpErrorInfo {
     int32_t code;

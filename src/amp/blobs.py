@@ -36,6 +36,7 @@ __all__ = [
     "OPT_CONSTANT_FOLDING",
     "OPT_BUFFER_REUSE",
     "OPT_SUM_STAGES",
+    "OPT_LANE_FUSION",
     "OPTIMISATIONS",
 ]
 
@@ -59,8 +60,9 @@ OPT_CHAIN_FUSION = 1
 OPT_CONSTANT_FOLDING = 2
 OPT_BUFFER_REUSE = 4
 OPT_SUM_STAGES = 8
+OPT_LANE_FUSION = 16
 OPTIMISATIONS = {"chain_fusion": OPT_CHAIN_FUSION, "constant_folding": OPT_CONSTANT_FOLDING, "buffer_reuse": OPT_BUFFER_REUSE,
-                 "sum_stages": OPT_SUM_STAGES}
+                 "sum_stages": OPT_SUM_STAGES, "lane_fusion": OPT_LANE_FUSION}
 
 MOD_MODES = {"add": 0, "mul": 1}
 INTERPOLATIONS = {"step": 0, "linear": 1}

@@ -11,8 +11,8 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .blobs import (OPT_BUFFER_REUSE, OPT_CHAIN_FUSION, OPT_CONSTANT_FOLDING, OPT_SUM_STAGES, OPTIMISATIONS, PlanValue,
-                    write_plan_blob)
+from .blobs import (OPT_BUFFER_REUSE, OPT_CHAIN_FUSION, OPT_CONSTANT_FOLDING, OPT_LANE_FUSION, OPT_SUM_STAGES,
+                    OPTIMISATIONS, PlanValue, write_plan_blob)
 from .catalogue import NodeSpec
 from .errors import GraphError
 
@@ -294,6 +294,10 @@ def compile_plan(topo: GraphTopology, disabled_optimisations: int = 0) -> Compil
     if not disabled_optimisations & OPT_SUM_STAGES:
         # The runtime may split a wide sum (a mix of many inputs) into stages on several threads.
         applied |= OPT_SUM_STAGES
+    if not disabled_optimisations & OPT_LANE_FUSION:
+        # The runtime runs oscillators that feed only a mix in the mix's process, each added to
+        # the sum as soon as it is written.
+        applied |= OPT_LANE_FUSION
     position = {node: k for k, node in enumerate(order)}
     routes = sorted(
         range(len(topo.modulations)),

@@ -1,6 +1,6 @@
 /* blep_shapes.h - the saw, square and triangle as the oscillator band-limits them: each naive
  * shape over a phase p in [0, 1) is linear between breakpoints, so through the fixed
- * minimum-phase lowpass of minblep_table.h it is the naive line delayed by the lowpass's mean
+ * linear-phase lowpass of minblep_table.h it is the naive line delayed by the lowpass's mean
  * delay, plus a tabulated residual per breakpoint (a step where the value jumps, a ramp where the
  * slope changes). Residuals wait in a ring of AMP_SHAPE_RING samples until their sample comes.
  * Here: the shapes, where a moving phase passes their breakpoints, and the residuals those
@@ -55,17 +55,32 @@ static inline double amp_shape_slope(int wf, double p)
 }
 
 /* Adds scale times a tabulated residual, its polynomial in x evaluated at xp (the powers of x),
- * to the ring's next AMP_MINBLEP_TAPS samples. */
+ * to the ring's next AMP_MINBLEP_TAPS - skip samples, from the residual's sample `skip` on (a
+ * breakpoint `skip` samples further back). */
 static inline void amp_shape_add_residual(double *ring, int32_t pos,
-                                          const double table[AMP_MINBLEP_TAPS][AMP_MINBLEP_ORDER],
-                                          const double *xp, double scale)
+                                          const double table[AMP_MINBLEP_ORDER][AMP_MINBLEP_TAPS],
+                                          const double *xp, double scale, int skip)
 {
+    /* Every segment at once (the loops over k vectorize); each sums its terms in the order of j. */
+    double r[AMP_MINBLEP_TAPS];
     for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
-        double r = 0.0;
-        for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
-            r += table[k][j] * xp[j];
+        r[k] = 0.0;
+    }
+    for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
+        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+            r[k] += table[j][k] * xp[j];
         }
-        ring[(pos + k) & (AMP_SHAPE_RING - 1)] += scale * r;
+    }
+    /* Into the ring in two contiguous runs: up to its end, then from its start. */
+    const int count = AMP_MINBLEP_TAPS - skip;
+    const int head = AMP_SHAPE_RING - pos < count ? AMP_SHAPE_RING - pos : count;
+    double *a = ring + pos;
+    const double *b = r + skip;
+    for (int k = 0; k < head; ++k) {
+        a[k] += scale * b[k];
+    }
+    for (int k = head; k < count; ++k) {
+        ring[k - head] += scale * b[k];
     }
 }
 
@@ -80,9 +95,28 @@ static inline double amp_shape_take(double *ring, int32_t *pos, int32_t *pending
     return residual;
 }
 
-/* Adds the residuals of a breakpoint x samples before the next sample (x in [0, 1)): a jump of
- * `jump` in value and a change of `kink` per sample in slope. */
-static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
+/* The next n residuals (n <= pending) taken out of the ring and added to y[0..n), in two
+ * contiguous runs (they vectorize): the same as n calls of amp_shape_take. */
+static inline void amp_shape_take_run(double *ring, int32_t *pos, int32_t *pending, double *y, int32_t n)
+{
+    const int32_t head = AMP_SHAPE_RING - *pos < n ? AMP_SHAPE_RING - *pos : n;
+    double *a = ring + *pos;
+    for (int32_t i = 0; i < head; ++i) {
+        y[i] += a[i];
+        a[i] = 0.0;
+    }
+    for (int32_t i = head; i < n; ++i) {
+        y[i] += ring[i - head];
+        ring[i - head] = 0.0;
+    }
+    *pos = (*pos + n) & (AMP_SHAPE_RING - 1);
+    *pending -= n;
+}
+
+/* Adds the residuals of a breakpoint x + skip samples before the next sample (x in [0, 1]): a
+ * jump of `jump` in value and a change of `kink` per sample in slope. */
+static inline void amp_shape_schedule_past(double *ring, int32_t pos, int32_t *pending, double x, double jump,
+                                           double kink, int skip)
 {
     double xp[AMP_MINBLEP_ORDER];
     xp[0] = 1.0;
@@ -90,12 +124,19 @@ static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pendin
         xp[j] = xp[j - 1] * x;
     }
     if (jump != 0.0) {
-        amp_shape_add_residual(ring, pos, amp_minblep_step, xp, jump);
+        amp_shape_add_residual(ring, pos, amp_minblep_step, xp, jump, skip);
     }
     if (kink != 0.0) {
-        amp_shape_add_residual(ring, pos, amp_minblep_ramp, xp, kink);
+        amp_shape_add_residual(ring, pos, amp_minblep_ramp, xp, kink, skip);
     }
-    *pending = AMP_MINBLEP_TAPS;
+    if (*pending < AMP_MINBLEP_TAPS - skip) {
+        *pending = AMP_MINBLEP_TAPS - skip;
+    }
+}
+
+static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
+{
+    amp_shape_schedule_past(ring, pos, pending, x, jump, kink, 0);
 }
 
 /* Samples since the phase, moving by inc per sample (|inc| < 1) from prev to p with `wraps`
@@ -119,26 +160,32 @@ static inline double amp_shape_since(double prev, double p, double wraps, double
 }
 
 /* The saw's and triangle's breakpoints passed on the way from prev to p, counting those in
- * [from, to) samples ago. */
-static inline void amp_shape_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
-                                   double wraps, double inc, double from, double to)
+ * [from, to) samples ago, `skip` samples before the next sample. */
+static inline void amp_shape_breakpoints_past(double *ring, int32_t pos, int32_t *pending, int wf, double prev,
+                                              double p, double wraps, double inc, double from, double to, int skip)
 {
     if (wf == AMP_SHAPE_SAW) {
         const double x = amp_shape_since(prev, p, wraps, 0.0, inc);
         if (x >= from && x < to) {
-            amp_shape_schedule(ring, pos, pending, x, inc >= 0.0 ? -2.0 : 2.0, 0.0);
+            amp_shape_schedule_past(ring, pos, pending, x, inc >= 0.0 ? -2.0 : 2.0, 0.0, skip);
         }
     } else if (wf == AMP_SHAPE_TRIANGLE) {
         const double a = fabs(inc);
         const double x1 = amp_shape_since(prev, p, wraps, 0.25, inc);
         if (x1 >= from && x1 < to) {
-            amp_shape_schedule(ring, pos, pending, x1, 0.0, -8.0 * a);
+            amp_shape_schedule_past(ring, pos, pending, x1, 0.0, -8.0 * a, skip);
         }
         const double x2 = amp_shape_since(prev, p, wraps, 0.75, inc);
         if (x2 >= from && x2 < to) {
-            amp_shape_schedule(ring, pos, pending, x2, 0.0, 8.0 * a);
+            amp_shape_schedule_past(ring, pos, pending, x2, 0.0, 8.0 * a, skip);
         }
     }
+}
+
+static inline void amp_shape_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
+                                         double wraps, double inc, double from, double to)
+{
+    amp_shape_breakpoints_past(ring, pos, pending, wf, prev, p, wraps, inc, from, to, 0);
 }
 
 /* The saw's or triangle's naive value minus delay * slope: the band-limited line between

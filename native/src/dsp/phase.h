@@ -1,22 +1,38 @@
-/* phase.h - a phase in cycles kept in double-double precision, and where it is `count` samples
- * after an anchor: a product, not a running sum, so no rounding accumulates over a steady tone and
- * no sample waits for the one before it. Every product and sum is rounded on its own (Dekker's
- * product rather than a fused multiply-add, which a target may lack), so the same operations give
- * the same bits on every machine: the including file must not let the compiler contract them, and
- * a loop of amp_phase_at vectorizes with the same results as one sample at a time. */
+/* phase.h - a phase in cycles as a 64-bit fixed-point fraction (one unit is 2^-64 cycle), moved
+ * on by integer addition modulo 2^64. Integer addition is exact and associative, so a running sum,
+ * a product and any split into blocks give the same bits, and the only error is the increment's
+ * rounding: at most 2^-64 cycle per sample, about 1e-11 cycle after an hour at 48 kHz. The
+ * increment is computed from freq / sample_rate in double-double (Dekker's product), so the pitch
+ * is exact to 2^-64 cycle per sample.
+ *
+ * Conversions between doubles and the fixed point use only IEEE additions and bit moves (no
+ * integer<->double conversion instructions, which narrower vector units lack), so loops of them
+ * vectorize, and the same operations give the same bits on every machine: the including file must
+ * not let the compiler contract products and sums. */
 #ifndef AMP_DSP_PHASE_H
 #define AMP_DSP_PHASE_H
 
 #include <stdint.h>
 #include <string.h>
 
-typedef struct AmpPhase {
-    double hi; /* in [0, 1) */
-    double lo; /* |lo| <= ulp(hi) / 2 */
-} AmpPhase;
+#define AMP_PHASE_ROUNDER 6755399441055744.0 /* 1.5 * 2^52: adding it rounds to a whole number */
 
-/* a * b exactly, as hi + lo (Dekker's product: no fused multiply-add, which this target may
- * lack, and the same bits wherever it runs). */
+/* x rounded to the nearest whole number (ties to even), for |x| < 2^51. */
+static inline int64_t amp_phase_round(double x)
+{
+    const double t = x + AMP_PHASE_ROUNDER;
+    int64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    return bits - (int64_t)0x4338000000000000;
+}
+
+/* The same as a double: x - nearest is exact for any x, floor follows from it without libm. */
+static inline double amp_phase_nearest(double x)
+{
+    return (x + AMP_PHASE_ROUNDER) - AMP_PHASE_ROUNDER;
+}
+
+/* a * b exactly, as product + error (Dekker: no fused multiply-add, which a target may lack). */
 static inline double amp_phase_split_high(double a)
 {
     const double c = 134217729.0 * a; /* 2^27 + 1 */
@@ -32,51 +48,62 @@ static inline double amp_phase_product_error(double a, double b, double product)
     return ((ah * bh - product) + ah * bl + al * bh) + al * bl;
 }
 
-/* The increment freq / sample_rate split into a rounded part and its exact remainder. A frequency
- * pushed out of range by modulation is clamped (NaN to 0) so that the phase stays finite. */
-static inline void amp_phase_increment(double freq, double sample_rate, double *hi, double *lo)
+/* The increment freq / sample_rate as hi + lo, to about 1e-32 of it: hi is freq times the
+ * reciprocal (rounded twice, so not the nearest quotient), lo the exact remainder freq - hi *
+ * sample_rate (Dekker's product) over sample_rate. No division: loops of these vectorize cheaply.
+ * A frequency pushed out of range by modulation is clamped (NaN to 0) so that the phase stays
+ * finite. */
+static inline void amp_phase_increment(double freq, double sample_rate, double inverse_rate, double *hi, double *lo)
 {
     freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
-    *hi = freq / sample_rate;
+    *hi = freq * inverse_rate;
     const double p = *hi * sample_rate;
-    *lo = ((freq - p) - amp_phase_product_error(*hi, sample_rate, p)) / sample_rate;
+    *lo = ((freq - p) - amp_phase_product_error(*hi, sample_rate, p)) * inverse_rate;
 }
 
-/* An increment as a head of at most 36 significant bits and the rest: count * head is exact for
- * any count below 2^17. */
-static inline void amp_phase_split_increment(double inc_hi, double inc_lo, double *head, double *tail)
+/* hi + lo cycles (|hi| < 2^31, |lo| <= ulp(hi)) in fixed point modulo one cycle, to the nearest
+ * unit: the whole cycles are taken off exactly, then the fraction is cut into two 32-bit halves. */
+static inline uint64_t amp_phase_fixed(double hi, double lo)
 {
-    uint64_t bits;
-    memcpy(&bits, &inc_hi, sizeof bits);
-    bits &= ~(uint64_t)0x1ffff;
-    memcpy(head, &bits, sizeof bits);
-    *tail = (inc_hi - *head) + inc_lo;
+    const double r = hi - amp_phase_nearest(hi);       /* exact, in [-1/2, 1/2] */
+    const double s = r * 4294967296.0;                 /* exact */
+    const double n = amp_phase_nearest(s);
+    const double a = n > s ? n - 1.0 : n;              /* floor(s) */
+    const double b = (s - a) * 4294967296.0 + lo * 18446744073709551616.0;
+    return ((uint64_t)amp_phase_round(a) << 32) + (uint64_t)amp_phase_round(b);
 }
 
-/* The phase `count` samples after the anchor, anchor + count * (head + tail) in double-double,
- * wrapped into [0, 1); *whole receives the whole cycles taken off. */
-static inline AmpPhase amp_phase_at(AmpPhase anchor, double head, double tail, double count, double *whole)
+/* 1 + the phase in cycles, in [1, 2), to 2^-52: the top 52 bits as the mantissa of 1.x. */
+static inline double amp_phase_one_plus(uint64_t p)
 {
-    const double prod = count * head;
-    const double s = anchor.hi + prod;
-    const double bv = s - anchor.hi;
-    const double e = (anchor.hi - (s - bv)) + (prod - bv) + anchor.lo + count * tail;
-    /* floor(s) without a call or a conversion: adding and taking off 1.5 * 2^52 rounds to the
-     * nearest integer (exact for |s| < 2^51, far beyond any phase here). */
-    const double nearest = (s + 6755399441055744.0) - 6755399441055744.0;
-    double fl = nearest > s ? nearest - 1.0 : nearest;
-    const double hi = s - fl; /* exact */
-    double t = hi + e;
-    const double lo = e - (t - hi);
-    /* Written as selects so that a loop of these vectorizes. */
-    const double up = t >= 1.0 ? 1.0 : 0.0;
-    const double down = t < 0.0 ? 1.0 : 0.0;
-    t = (t - up) + down;
-    fl = (fl + up) - down;
-    const double top = t >= 1.0 ? 1.0 : 0.0; /* a hair below a whole cycle: call it the cycle's start */
-    t = top > 0.0 ? 0.0 : t;
-    *whole = fl + top;
-    return (AmpPhase){t, lo};
+    const uint64_t bits = (p >> 12) | (uint64_t)0x3ff0000000000000;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* The phase in cycles, in [0, 1), to 2^-52 (exact). */
+static inline double amp_phase_cycles(uint64_t p)
+{
+    return amp_phase_one_plus(p) - 1.0;
+}
+
+/* The rest of the phase below 2^-52 cycle, in cycles (exact). */
+static inline double amp_phase_cycles_low(uint64_t p)
+{
+    const uint64_t bits = (p & 0xfff) | (uint64_t)0x4330000000000000;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return (d - 4503599627370496.0) * 5.421010862427522e-20; /* 2^-64 */
+}
+
+/* Whole cycles the phase moved over going from prev to p by a step of less than half a cycle
+ * (signed as the step, whose fixed-point form is `step`): -1, 0 or 1. */
+static inline double amp_phase_wraps(uint64_t prev, uint64_t p, uint64_t step)
+{
+    const int forward = (int64_t)step > 0;
+    const int backward = (int64_t)step < 0;
+    return (double)(forward & (p < prev)) - (double)(backward & (p > prev));
 }
 
 #endif

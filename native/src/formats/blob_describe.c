@@ -162,6 +162,9 @@ static void describe_plan(AmpJson *json, const AmpPlan *p)
     if (p->optimisations & AMP_OPT_SUM_STAGES) {
         amp_json_string(json, "sum_stages");
     }
+    if (p->optimisations & AMP_OPT_LANE_FUSION) {
+        amp_json_string(json, "lane_fusion");
+    }
     amp_json_end_array(json);
 }
 

@@ -138,7 +138,7 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
         NodeInstance &node = nodes_[member->node];
         // Only the last stage of a wide sum reads parameters: the stages of one node may fire
         // different blocks at the same time, and a parameter's curve is kept for one block.
-        const bool whole = !process.staged || (process.stage & AMP_STAGE_LAST) != 0;
+        const bool whole = !member->staged || (member->stage & AMP_STAGE_LAST) != 0;
         if (process.kind != Process::kAbsorb && whole) {
             for (uint32_t d = member->dynamic; d < member->dynamic + member->dynamic_count; ++d) {
                 const uint32_t p = dynamic_[d];
@@ -157,8 +157,8 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
         } else {
             const uint64_t started = AMP_LOG_NOW_NS();
             const uint64_t timed = timing ? timing_now_ns() : 0;
-            status = !process.staged ? member->spec->ops.process(member->state, &args)
-                                        : member->spec->ops.accumulate(member->state, &args, process.stage);
+            status = !member->staged ? member->spec->ops.process(member->state, &args)
+                                        : member->spec->ops.accumulate(member->state, &args, member->stage);
             if (timing) {
                 const size_t m = static_cast<size_t>(member - members_.data());
                 member_ns_[m] += timing_now_ns() - timed;

@@ -117,6 +117,8 @@ struct Member {
     AmpSignal *outputs = nullptr;
     AmpParamView *params = nullptr;
     bool sink = false;
+    bool staged = false;  // calls accumulate() with `stage` (a stage of a sum) rather than process()
+    int32_t stage = 0;
 };
 
 // A control key bound to at least one parameter, and its events in the current render's blob.
@@ -235,6 +237,8 @@ private:
                    const char *format, ...);
     int32_t run_blocks(const RenderRequest &request, int64_t first_block, int64_t blocks, int64_t start_sample);
     void fold_constants();       // constant_folding.cpp
+    std::vector<uint8_t> lane_oscillators(const std::vector<int64_t> &group_of,
+                                          const std::vector<uint32_t> &group_size) const;  // lane_fusion.cpp
     void activate_folds(const RenderRequest &request);
 
     std::vector<uint8_t> descriptor_bytes_;

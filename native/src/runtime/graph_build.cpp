@@ -30,6 +30,8 @@ constexpr int32_t kDefaultChannelDepth = 2;
 // its inputs while they are still in the cache, and that the stages of 16 voices can split
 // between two threads; many enough that a stage's firing costs little beside its additions.
 constexpr int32_t kStageInputs = 8;
+// Fused oscillators per stage of their sum: the stage adds them while they are in the cache.
+constexpr int32_t kLaneChunk = 4;
 constexpr uint32_t kWholePort = UINT32_MAX;
 
 uint64_t name_seed(const char *name)
@@ -244,6 +246,13 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     for (uint32_t g = 0; g < plan_.group_count; ++g) {
         group_size[g] = plan_.group_offsets[g + 1] - plan_.group_offsets[g];
     }
+    // Lane fusion: these oscillators run inside the process of the sum they feed (lane_fusion.cpp).
+    const std::vector<uint8_t> lane = lane_oscillators(group_of, group_size);
+    std::vector<uint8_t> lane_sum(n, 0);
+    for (uint32_t e = 0; e < desc_.edge_count; ++e) {
+        lane_sum[desc_.edges[e].dst_node] |= lane[desc_.edges[e].src_node];
+    }
+    std::vector<int32_t> lane_slot(plan_.value_count, -1);  // a fused oscillator's buffer in its process
     const bool staging = (plan_.optimisations & AMP_OPT_SUM_STAGES) != 0 &&
                          (config_.disabled_optimisations & AMP_OPT_SUM_STAGES) == 0;
     std::vector<uint32_t> run_process(n, 0);      // the process that calls process() of the node
@@ -253,8 +262,19 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     std::vector<uint32_t> member_nodes;
     std::vector<uint32_t> member_from;   // per member: its first connection, when a stage
     std::vector<uint32_t> member_span;   // per member: how many connections, or kWholePort
+    std::vector<int32_t> member_stage;   // per member: its AMP_STAGE_* bits when a stage of a fused sum, else -1
+    auto push_member = [&](uint32_t node, uint32_t from, uint32_t span, int32_t stage) {
+        member_nodes.push_back(node);
+        member_from.push_back(from);
+        member_span.push_back(span);
+        member_stage.push_back(stage);
+    };
     for (uint32_t k = 0; k < plan_.order_count;) {
         const uint32_t node = plan_.order[k];
+        if (lane[node]) {
+            ++k;  // laid out with the sum it feeds
+            continue;
+        }
         const bool delayed = desc_.nodes[node].spec->block_delay > 0;
         const NodeInstance &instance = nodes_[node];
         const int32_t connections = instance.spec->num_inputs == 1 ? instance.port_counts[0] : 0;
@@ -262,7 +282,8 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         Process process;
         process.first = static_cast<uint32_t>(member_nodes.size());
         first_process[node] = static_cast<uint32_t>(processes_.size());
-        if (staging && !delayed && alone && instance.spec->ops.accumulate != nullptr && connections > kStageInputs) {
+        if (staging && !delayed && alone && !lane_sum[node] && instance.spec->ops.accumulate != nullptr &&
+            connections > kStageInputs) {
             // Stage s sums connections [c * s / S, c * (s + 1) / S): runs of (nearly) equal length.
             const uint32_t c = static_cast<uint32_t>(connections);
             const uint32_t stages = (c + kStageInputs - 1) / kStageInputs;
@@ -274,9 +295,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
                 stage.stage = (s == 0 ? AMP_STAGE_FIRST : 0) | (s + 1 == stages ? AMP_STAGE_LAST : 0);
                 stage.first = static_cast<uint32_t>(member_nodes.size());
                 stage.count = 1;
-                member_nodes.push_back(node);
-                member_from.push_back(from);
-                member_span.push_back(to - from);
+                push_member(node, from, to - from, -1);
                 stage_of[node].insert(stage_of[node].end(), to - from, static_cast<uint32_t>(processes_.size()));
                 processes_.push_back(stage);
             }
@@ -289,9 +308,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             // Both halves fire the same member.
             process.kind = Process::kEmit;
             process.count = 1;
-            member_nodes.push_back(node);
-            member_from.push_back(0);
-            member_span.push_back(kWholePort);
+            push_member(node, 0, kWholePort, -1);
             run_process[node] = static_cast<uint32_t>(processes_.size());
             processes_.push_back(process);
             process.kind = Process::kAbsorb;
@@ -304,13 +321,37 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         const uint32_t index = static_cast<uint32_t>(processes_.size());
         do {
             const uint32_t member = plan_.order[k];
-            member_nodes.push_back(member);
-            member_from.push_back(0);
-            member_span.push_back(kWholePort);
             run_process[member] = index;
             first_process[member] = index;
-            ++process.count;
             ++k;
+            if (!lane_sum[member]) {
+                push_member(member, 0, kWholePort, -1);
+                ++process.count;
+                continue;
+            }
+            // Each fused oscillator, then after every kLaneChunk of them the stage of the sum
+            // that adds the connections so far; the oscillators of a chunk take its buffers.
+            const std::vector<uint32_t> &inputs = nodes_[member].input_values;
+            const uint32_t c = static_cast<uint32_t>(inputs.size());
+            uint32_t from = 0;
+            int32_t chunk = 0;
+            for (uint32_t i = 0; i < c; ++i) {
+                const uint32_t source = plan_.values[inputs[i]].node;
+                if (lane[source]) {
+                    push_member(source, 0, kWholePort, -1);
+                    ++process.count;
+                    run_process[source] = index;
+                    first_process[source] = index;
+                    lane_slot[plan_.value_base[source]] = chunk++;
+                }
+                if (i + 1 == c || chunk == kLaneChunk) {
+                    const int32_t stage = (from == 0 ? AMP_STAGE_FIRST : 0) | (i + 1 == c ? AMP_STAGE_LAST : 0);
+                    push_member(member, from, i + 1 - from, stage);
+                    ++process.count;
+                    from = i + 1;
+                    chunk = 0;
+                }
+            }
         } while (group >= 0 && k < plan_.order_count && group_of[plan_.order[k]] == group &&
                  desc_.nodes[plan_.order[k]].spec->block_delay == 0);
         processes_.push_back(process);
@@ -408,6 +449,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     // Values read only inside their own process share storage as the plan's buffers say: by
     // (process, buffer, channels), the value that first took memory for it.
     std::map<std::tuple<uint32_t, uint32_t, int32_t>, uint32_t> internal_buffers;
+    std::vector<std::vector<std::pair<int32_t, uint32_t>>> lane_buffers(processes_.size());  // (slot, value)
     for (uint32_t v = 0; v < values; ++v) {
         const AmpPlanValue &value = plan_.values[v];
         const uint32_t producer = run_process[value.node];
@@ -455,6 +497,27 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             }
             allocations_.push_back(store.data);
             AMP_LOG_ALLOCATION("channel", count * sizeof(double));
+            continue;
+        }
+        if (lane_slot[v] >= 0) {
+            // A fused oscillator's block lives until the next stage of its sum: the k-th
+            // oscillator of every chunk of one process writes the same buffer.
+            for (const auto &pooled : lane_buffers[producer]) {
+                if (pooled.first == lane_slot[v] && stores_[pooled.second].slot_size == store.slot_size &&
+                    stores_[pooled.second].channels == store.channels) {
+                    store.data = stores_[pooled.second].data;
+                }
+            }
+            if (store.data == nullptr) {
+                store.data = allocate_zeroed(store.slot_size);
+                if (store.data == nullptr) {
+                    return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", desc_.nodes[value.node].name, -1,
+                                         "no memory for a buffer of %zu samples", store.slot_size);
+                }
+                allocations_.push_back(store.data);
+                AMP_LOG_ALLOCATION("buffer", store.slot_size * sizeof(double));
+                lane_buffers[producer].emplace_back(lane_slot[v], v);
+            }
             continue;
         }
         const auto shared = internal_buffers.find(std::make_tuple(producer, value.buffer, store.channels));
@@ -575,7 +638,9 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             member.spec = node.spec;
             member.state = node.state;
             member.node = node.index;
-            member.sink = node.index == sink_node_ && (!process.staged || (process.stage & AMP_STAGE_LAST) != 0);
+            member.staged = process.staged || member_stage[m] >= 0;
+            member.stage = member_stage[m] >= 0 ? member_stage[m] : process.stage;
+            member.sink = node.index == sink_node_ && (!member.staged || (member.stage & AMP_STAGE_LAST) != 0);
             member.links = static_cast<uint32_t>(links);
             member.input_links = static_cast<uint32_t>(inputs_of(m));
             member.output_links = static_cast<uint32_t>(node.spec->num_outputs);

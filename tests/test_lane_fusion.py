@@ -1,0 +1,102 @@
+"""lane_fusion: oscillators that feed only a mix run inside the mix's process; the output is the
+same, bit for bit, as with the optimisation off, whatever the oscillators do (the reference is the
+unfused render, which test_node_oscillator.py and test_oscillator_contract.py check against
+analytic signals)."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import amp
+from amp.native_runtime import NativeGraphExecutor
+
+SR = 48000
+WAVEFORMS = ["sine", "saw", "square", "triangle"]
+
+lane = st.fixed_dictionaries({
+    "waveform": st.sampled_from(WAVEFORMS),
+    "freq": st.floats(-30000.0, 30000.0, allow_nan=False),
+    "amp": st.floats(-2.0, 2.0, allow_nan=False),
+    "phase": st.floats(0.0, 0.999),
+    "pulse_width": st.floats(0.0, 1.0),
+    "fm": st.booleans(),          # an audio-rate FM input from its own modulator
+    "reset": st.booleans(),       # a hard-sync input
+    "curve": st.booleans(),       # freq follows a control key
+    "modulated": st.booleans(),   # amp modulated by a route from an LFO
+})
+
+
+def build(lanes, extra_input):
+    g = amp.AudioGraph(SR)
+    g.add_node("mix", "mix", gain=0.3)
+    g.add_node("lfo", "oscillator", freq=3.0, amp=0.5)
+    g.add_node("sync", "oscillator", freq=77.0, waveform="square")
+    for k, spec in enumerate(lanes):
+        name = f"o{k}"
+        g.add_node(name, "oscillator", waveform=spec["waveform"], freq=spec["freq"], amp=spec["amp"],
+                   phase=spec["phase"], pulse_width=spec["pulse_width"])
+        if spec["fm"]:
+            g.add_node(f"m{k}", "oscillator", freq=5.0 + k, amp=200.0)
+            g.connect(f"m{k}", name, input="fm")
+        if spec["reset"]:
+            g.connect("sync", name, input="reset")
+        if spec["curve"]:
+            g.bind_control(name, "freq", f"pitch{k}")
+            g.control_delay.set_interpolation(f"pitch{k}", "linear")
+        if spec["modulated"]:
+            g.modulate("lfo", name, "amp")
+        g.connect(name, "mix")
+        if extra_input and k == len(lanes) // 2:
+            g.connect("lfo", "mix")  # an input that is not fused, between the lanes
+    g.add_node("lp", "biquad")
+    g.connect("mix", "lp")
+    g.set_sink("lp")
+    rng = np.random.default_rng(len(lanes))
+    for t in np.sort(rng.uniform(0.0, 0.05, 6)):
+        g.record_control_event(float(t), extras={f"pitch{k}": float(rng.uniform(50, 30000)) for k in range(len(lanes))})
+    return g
+
+
+def render(g, frames, block, threads, disabled, processes=None):
+    blob = g.control_delay.export_control_history_blob(0.0, frames / SR)
+    with NativeGraphExecutor(g, sample_rate=SR, max_block_frames=512, threads=threads,
+                             disabled_optimisations=disabled) as ex:
+        if processes is not None:
+            processes.append(ex.info()["process_count"])
+        return ex.render(frames, block, control_history_blob=blob)
+
+
+def plain(lanes):
+    """Lanes with no input: their only use is the mix, and no chain can take them, so they are
+    always fused (those with inputs may be chained to their modulator by chain fusion first)."""
+    return sum(1 for spec in lanes if not spec["fm"] and not spec["reset"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lanes=st.lists(lane, min_size=2, max_size=11), block=st.sampled_from([1, 7, 64, 333, 512]),
+       threads=st.sampled_from([1, 2]), extra_input=st.booleans())
+def test_fused_lanes_give_the_unfused_bits(runtime, lanes, block, threads, extra_input):
+    g = build(lanes, extra_input)
+    frames = 2400
+    counts = []
+    fused = render(g, frames, block, threads, [], counts)
+    unfused = render(g, frames, 512, 1, ["lane_fusion"], counts)
+    assert np.all(np.isfinite(fused))
+    assert np.array_equal(fused, unfused)
+    if plain(lanes) >= 2:
+        assert counts[1] - counts[0] >= plain(lanes)  # each joined the mix's process
+
+
+def test_the_plan_reports_lane_fusion_and_the_runtime_fuses(runtime):
+    lanes = [{"waveform": "saw", "freq": 110.0 + k, "amp": 1.0, "phase": 0.0, "pulse_width": 0.5, "fm": False,
+              "reset": False, "curve": False, "modulated": False} for k in range(9)]
+    g = build(lanes, False)
+    with NativeGraphExecutor(g, sample_rate=SR, threads=1) as ex:
+        assert "lane_fusion" in ex.plan.enabled()
+    with NativeGraphExecutor(g, sample_rate=SR, threads=1, disabled_optimisations=["lane_fusion"]) as ex:
+        assert "lane_fusion" not in ex.plan.enabled()
+    counts = []
+    y = render(g, 4800, 64, 1, [], counts)
+    assert np.ptp(y) > 0.1
+    assert np.array_equal(y, render(g, 4800, 64, 1, ["lane_fusion"], counts))
+    assert counts[0] == counts[1] - 9
