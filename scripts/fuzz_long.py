@@ -32,10 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ("descriptor", "plan", "control")
-# Every input is at most 4 KiB; one execution may take 10 s and 2 GiB at most: anything beyond is
+# Every input is at most 8 KiB; one execution may take 10 s and 2 GiB at most: anything beyond is
 # reported as a finding. (Reading blobs is held to a far smaller limit by the harnesses themselves:
 # docs/formats.md.)
-LIMITS = ["-max_len=4096", "-timeout=10", "-rss_limit_mb=2048", "-malloc_limit_mb=2048"]
+LIMITS = ["-max_len=8192", "-timeout=10", "-rss_limit_mb=2048", "-malloc_limit_mb=2048"]
 PROGRESS = re.compile(r"#(\d+):?\s.*?cov: (\d+) ft: (\d+)")
 EXEC_RATE = re.compile(r"exec/s:? (\d+)")
 

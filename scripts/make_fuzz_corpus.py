@@ -148,8 +148,27 @@ def spectral():
     return g
 
 
+def wide():
+    """Many records of each kind: sixty sources into one sum (which the runtime may split into
+    stages), each modulated, so that a mutated count has many records to disagree with."""
+    import amp
+
+    g = amp.AudioGraph(SR)
+    g.add_node("out", "mix", gain=0.01)
+    g.add_node("l", "lfo", freq=2.0)
+    for i in range(30):
+        g.add_node(f"c{i}", "constant", value=0.01 * i)
+        g.add_node(f"o{i}", "oscillator", freq=100.0 + 7 * i)
+        g.connect(f"c{i}", "out")
+        g.connect(f"o{i}", "out")
+        g.modulate("l", f"o{i}", "freq", scale=float(i))
+    g.set_sink("out")
+    g.record_control_event(0.0, pitch=1.0)
+    return g
+
+
 GRAPHS = {"g0_chain": chain, "g1_feedback": feedback, "g2_sampler": sampler, "g3_modulation": modulation,
-          "g4_spectral": spectral}
+          "g4_spectral": spectral, "g5_wide": wide}
 
 
 def prefix(graph: int, batch: int = 1, threads: int = 1, disabled: int = 0, plan_flags: int = 0,

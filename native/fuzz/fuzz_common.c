@@ -292,6 +292,9 @@ void amp_fuzz_check_allocation(const uint8_t *descriptor, size_t descriptor_size
     }
     measuring = 0;
     const long long limit = (long long)AMP_FUZZ_ALLOCATION_MULTIPLE * (long long)counted + AMP_FUZZ_ALLOCATION_SLACK;
+    if (getenv("AMP_FUZZ_VERBOSE") != NULL) {
+        fprintf(stderr, "validation: at most %lld bytes held for %zu bytes of blobs\n", peak_bytes, counted);
+    }
     if (peak_bytes > limit) {
         fprintf(stderr, "validating %zu bytes of blobs held %lld bytes at once; the limit is %lld\n", counted,
                 peak_bytes, limit);

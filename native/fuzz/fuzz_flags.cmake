@@ -9,6 +9,8 @@ endif()
 if(AMP_NATIVE_SANITIZE)
   message(FATAL_ERROR "AMP_NATIVE_FUZZ=ON brings its own sanitizers; leave AMP_NATIVE_SANITIZE off")
 endif()
+# AMP_FUZZ_RECOVER=ON (for surveying, not for CI) lets UBSan carry on after a report, so that one
+# run lists every distinct report instead of stopping at the first.
 set(AMP_FUZZ_RECOVER_FLAG -fno-sanitize-recover=all)
 if(AMP_FUZZ_RECOVER)
   set(AMP_FUZZ_RECOVER_FLAG -fsanitize-recover=all)
