@@ -420,8 +420,8 @@ static int32_t check_plan(const AmpDescriptor *desc, AmpPlan *plan, AmpErrorInfo
     }
     for (uint32_t v = 0; v < expected; ++v) {
         const AmpPlanValue *value = &plan->values[v];
-        if (value->node >= n || plan->value_base[value->node] + value->output != v ||
-            value->output >= (uint32_t)desc->nodes[value->node].spec->num_outputs) {
+        if (value->node >= n || value->output >= (uint32_t)desc->nodes[value->node].spec->num_outputs ||
+            plan->value_base[value->node] + value->output != v) {
             status = amp_error_set(error, AMP_ERR_FORMAT, "plan", NULL, -1,
                                    "value %u names node %u output %u, out of place", v, value->node, value->output);
             for (uint32_t i = 0; i < n; ++i) {

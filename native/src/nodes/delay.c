@@ -6,6 +6,7 @@
  * Fractional delays are interpolated linearly or with third-order Lagrange polynomials through
  * the four nearest samples (delays D-1, D, D+1, D+2 for D = floor(delay)). */
 #include "../amp_node.h"
+#include "../amp_wrapping.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -68,7 +69,8 @@ static inline double delay_samples(const DelayState *state, double time, double 
     return fabs(d - whole) < 1.0e-9 ? whole : d;
 }
 
-static inline double delay_read(const DelayState *state, const double *ring, size_t now, double d)
+/* Ring positions count up modulo 2^64 and are masked to the ring: `now - D` wraps by design. */
+static inline AMP_WRAPPING double delay_read(const DelayState *state, const double *ring, size_t now, double d)
 {
     const size_t mask = state->mask;
     const double whole = floor(d);
@@ -91,7 +93,8 @@ static inline double delay_read(const DelayState *state, const double *ring, siz
            fp1 * f * fm1 / 6.0 * s3;
 }
 
-static int delay_process(void *opaque, const AmpProcessArgs *args)
+/* AMP_WRAPPING: ring positions, as in delay_read. */
+static AMP_WRAPPING int delay_process(void *opaque, const AmpProcessArgs *args)
 {
     DelayState *state = (DelayState *)opaque;
     const AmpSignal *out = &args->outputs[0];

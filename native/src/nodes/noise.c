@@ -14,6 +14,7 @@
  * pole). The top three sections are fitted (scripts/fit_pink_filter.py) to hold the slope up to
  * Nyquist. The cascade's gain is set at creation so that pink has white's variance, amp^2 / 3. */
 #include "../amp_node.h"
+#include "../amp_wrapping.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -47,7 +48,8 @@ typedef struct NoiseState {
     NoiseStream *streams;  /* batch * channels */
 } NoiseState;
 
-static uint64_t splitmix64(uint64_t *x)
+/* splitmix64 and xoshiro256** compute modulo 2^64 by design. */
+static AMP_WRAPPING uint64_t splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -55,12 +57,12 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static inline uint64_t rotl(uint64_t x, int k)
+static inline AMP_WRAPPING uint64_t rotl(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));
 }
 
-static inline uint64_t xoshiro_next(uint64_t *s)
+static inline AMP_WRAPPING uint64_t xoshiro_next(uint64_t *s)
 {
     const uint64_t result = rotl(s[1] * 5, 7) * 9;
     const uint64_t t = s[1] << 17;
@@ -80,7 +82,7 @@ static inline double noise_uniform(uint64_t *s)
 }
 
 /* Starts a channel's sequence from a seed parameter value. */
-static void noise_seed(const NoiseState *state, NoiseStream *stream, double seed, int32_t channel)
+static AMP_WRAPPING void noise_seed(const NoiseState *state, NoiseStream *stream, double seed, int32_t channel)
 {
     uint64_t x = state->name_seed;
     if (seed >= 1.0 && seed < 18446744073709551616.0) {

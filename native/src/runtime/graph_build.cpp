@@ -4,6 +4,7 @@
 
 #include "../amp_error.h"
 #include "../amp_log.h"
+#include "../amp_wrapping.h"
 #include "../formats/control.h"
 
 #include <algorithm>
@@ -34,7 +35,8 @@ constexpr int32_t kStageInputs = 8;
 constexpr int32_t kLaneChunk = 4;
 constexpr uint32_t kWholePort = UINT32_MAX;
 
-uint64_t name_seed(const char *name)
+// FNV-1a multiplies modulo 2^64 by design.
+AMP_WRAPPING uint64_t name_seed(const char *name)
 {
     uint64_t hash = 1469598103934665603ull;  // FNV-1a
     for (const char *p = name; *p; ++p) {

@@ -130,7 +130,8 @@ bool Network::firing_order(const std::vector<std::vector<Dependency>> &deps, std
     std::vector<std::pair<uint32_t, uint32_t>> stack;  // (process, next dependency to look at)
     order->clear();
     order->reserve(count);
-    for (uint32_t root = count; root-- > 0;) {
+    for (uint32_t remaining = count; remaining > 0; --remaining) {
+        const uint32_t root = remaining - 1;
         if (state[root] != kNew) {
             continue;
         }
@@ -385,7 +386,9 @@ void Network::sweep(int32_t self)
         if (!progress && idle_rounds >= kStealAfter) {
             for (int32_t k = 1; k < threads_ && !progress; ++k) {
                 const int32_t other = (self + k) % threads_;
-                for (uint32_t s = slot_end_[static_cast<size_t>(other)]; s-- > slot_begin_[static_cast<size_t>(other)];) {
+                for (uint32_t end = slot_end_[static_cast<size_t>(other)]; end > slot_begin_[static_cast<size_t>(other)];
+                     --end) {
+                    const uint32_t s = end - 1;
                     const Attempt attempt = try_fire(s, false);
                     if (attempt == kStopped) {
                         return;
