@@ -1,6 +1,6 @@
 /* amp_wrapping.h - marks functions whose unsigned arithmetic wraps on purpose (hashes, random
- * number generators, ring positions taken modulo a power of two). clang's
- * -fsanitize=unsigned-integer-overflow and unsigned-shift-base, which the fuzzing build turns on
+ * number generators, ring positions and fixed-point oscillator phases taken modulo a power of
+ * two). clang's -fsanitize=unsigned-integer-overflow and unsigned-shift-base, which the fuzzing build turns on
  * to catch unintended wrap-around in sizes and counts, would otherwise report them. */
 #ifndef AMP_WRAPPING_H
 #define AMP_WRAPPING_H

@@ -30,6 +30,7 @@
 
 #include "blep_shapes.h"
 #include "phase.h"
+#include "../amp_wrapping.h"
 #include "sine.h"
 
 #include <math.h>
@@ -68,7 +69,7 @@ typedef struct AmpOscScratch {
 
 enum { AMP_OSC_SCRATCH_ARRAYS = 5 };
 
-static inline void amp_osc_scratch_init(AmpOscScratch *s, double *memory, int32_t max_frames)
+static inline AMP_WRAPPING void amp_osc_scratch_init(AmpOscScratch *s, double *memory, int32_t max_frames)
 {
     s->ph = (uint64_t *)memory;
     s->incf = (uint64_t *)(memory + max_frames);
@@ -77,30 +78,30 @@ static inline void amp_osc_scratch_init(AmpOscScratch *s, double *memory, int32_
     s->rx = memory + 4 * (size_t)max_frames;
 }
 
-static inline void amp_osc_lane_init(AmpOscLane *lane, uint64_t phase0)
+static inline AMP_WRAPPING void amp_osc_lane_init(AmpOscLane *lane, uint64_t phase0)
 {
     memset(lane, 0, sizeof *lane);
     lane->phase = phase0;
 }
 
 /* The fixed-point form of the `phase` parameter (out of range: 0). */
-static inline uint64_t amp_osc_phase0(double phase)
+static inline AMP_WRAPPING uint64_t amp_osc_phase0(double phase)
 {
     return (phase >= 0.0 && phase < 1.0) ? amp_phase_fixed(phase, 0.0) : 0;
 }
 
-static inline int amp_osc_live(double inc)
+static inline AMP_WRAPPING int amp_osc_live(double inc)
 {
     return fabs(inc) < 0.5;
 }
 
-static inline double amp_osc_width(double w)
+static inline AMP_WRAPPING double amp_osc_width(double w)
 {
     return w < 0.0 ? 0.0 : (w > 1.0 ? 1.0 : w);
 }
 
 /* The value of a sample before its residuals: the sine, or the gated band-limited line. */
-static inline double amp_osc_value(int wf, uint64_t p, double inc, double width)
+static inline AMP_WRAPPING double amp_osc_value(int wf, uint64_t p, double inc, double width)
 {
     if (wf == AMP_SHAPE_SINE) {
         return amp_sin_cycles(amp_phase_cycles(p), amp_phase_cycles_low(p));
@@ -115,7 +116,7 @@ static inline double amp_osc_value(int wf, uint64_t p, double inc, double width)
 }
 
 /* Which side of its breakpoints the phase is on (the triangle: 0, 1 or 2; the others: 0). */
-static inline uint64_t amp_osc_region(int wf, uint64_t p)
+static inline AMP_WRAPPING uint64_t amp_osc_region(int wf, uint64_t p)
 {
     return wf == AMP_SHAPE_TRIANGLE ? (uint64_t)(p >= ((uint64_t)1 << 62)) + (uint64_t)(p >= ((uint64_t)3 << 62)) : 0;
 }
@@ -123,7 +124,7 @@ static inline uint64_t amp_osc_region(int wf, uint64_t p)
 /* What sample f (with phase p, increment inc) changes relative to the sample before it (phase prev,
  * increment step in fixed point and step_d in cycles): nonzero when it passes a breakpoint, the
  * square's level moves or the gate opens or closes. */
-static inline uint64_t amp_osc_event(int wf, uint64_t prev, uint64_t p, uint64_t step, double step_d, double inc,
+static inline AMP_WRAPPING uint64_t amp_osc_event(int wf, uint64_t prev, uint64_t p, uint64_t step, double step_d, double inc,
                                      double width_prev, double width)
 {
     const uint64_t gate = (uint64_t)(amp_osc_live(step_d) != amp_osc_live(inc));
@@ -138,7 +139,7 @@ static inline uint64_t amp_osc_event(int wf, uint64_t prev, uint64_t p, uint64_t
 
 /* The first sample starts a shape as if it had always run at this frequency: the residuals of the
  * breakpoints its phase passed in the samples before (those still ringing) go in the ring. */
-static inline void amp_osc_history(AmpOscLane *lane, int wf, uint64_t p, uint64_t step, double inc, double width)
+static inline AMP_WRAPPING void amp_osc_history(AmpOscLane *lane, int wf, uint64_t p, uint64_t step, double inc, double width)
 {
     uint64_t later = p;
     for (int skip = 0; skip < AMP_MINBLEP_TAPS; ++skip) {
@@ -164,7 +165,7 @@ static inline void amp_osc_history(AmpOscLane *lane, int wf, uint64_t p, uint64_
 }
 
 /* The residuals sample f schedules (it is an event sample, or the block's first). */
-static inline void amp_osc_handle(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev,
+static inline AMP_WRAPPING void amp_osc_handle(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev,
                                   uint64_t p, uint64_t step, double step_d, double inc, double width, double rx)
 {
     double *ring = lane->ring;
@@ -218,7 +219,7 @@ static inline void amp_osc_handle(AmpOscLane *lane, double *level, int wf, uint6
 
 /* Sample f's residuals: those it schedules (an event sample, or the block's first), then the one
  * due, added to its value in y. */
-static inline void amp_osc_visit(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev, uint64_t p,
+static inline AMP_WRAPPING void amp_osc_visit(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev, uint64_t p,
                                  uint64_t step, double step_d, double inc, double width, double rx, int event,
                                  double *y)
 {
@@ -232,7 +233,7 @@ static inline void amp_osc_visit(AmpOscLane *lane, double *level, int wf, uint64
 
 /* The square's level as a fixed-point threshold: p_d < width exactly when p < *w (0 < width < 1:
  * otherwise the level never changes and this returns 0). */
-static inline int amp_osc_width_threshold(double width, uint64_t *w)
+static inline AMP_WRAPPING int amp_osc_width_threshold(double width, uint64_t *w)
 {
     const double x = width * 4503599627370496.0; /* 2^52, exact */
     const double n = amp_phase_nearest(x);
@@ -249,7 +250,7 @@ static inline int amp_osc_width_threshold(double width, uint64_t *w)
 
 /* Samples from a phase q, moving by step (fixed point, nonzero), until the phase crosses t (going
  * up through it when forwards, down when backwards): at least 1. */
-static inline uint64_t amp_osc_until(uint64_t q, uint64_t t, uint64_t step)
+static inline AMP_WRAPPING uint64_t amp_osc_until(uint64_t q, uint64_t t, uint64_t step)
 {
     if ((int64_t)step > 0) {
         return (t - q - 1) / step + 1;
@@ -260,7 +261,7 @@ static inline uint64_t amp_osc_until(uint64_t q, uint64_t t, uint64_t step)
 /* A steady lane (constant frequency, no reset input) after its first sample: the phases are
  * p0 + f * step, so the breakpoints fall where integer division says, with nothing to look for in
  * between. The samples visited, and what each does, are the ones the general walk finds. */
-static inline void amp_osc_steady_walk(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t p0,
+static inline AMP_WRAPPING void amp_osc_steady_walk(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t p0,
                                        uint64_t step, double inc, double width, double *y, int32_t frames)
 {
     uint64_t at[2];
@@ -332,7 +333,7 @@ static inline void amp_osc_steady_walk(AmpOscLane *lane, double *level, int wf, 
  * unconnected, zero strides where constant); wf, varying (fq_stride != 0 or fm connected) and
  * resets (rs connected) are compile-time constants at each call site, so each gets its own loops.
  * A sample is am * (value + residual), the residual added only where one is pending. */
-static inline __attribute__((always_inline)) void
+static inline AMP_WRAPPING __attribute__((always_inline)) void
 amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const int varying, const int resets,
                  uint64_t phase0, const double *fq, ptrdiff_t fq_stride, const double *fm, const double *rs,
                  const double *am, ptrdiff_t am_stride, const double *pw, ptrdiff_t pw_stride, double sr,

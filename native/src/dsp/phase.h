@@ -12,13 +12,15 @@
 #ifndef AMP_DSP_PHASE_H
 #define AMP_DSP_PHASE_H
 
+#include "../amp_wrapping.h"
+
 #include <stdint.h>
 #include <string.h>
 
 #define AMP_PHASE_ROUNDER 6755399441055744.0 /* 1.5 * 2^52: adding it rounds to a whole number */
 
 /* x rounded to the nearest whole number (ties to even), for |x| < 2^51. */
-static inline int64_t amp_phase_round(double x)
+static inline AMP_WRAPPING int64_t amp_phase_round(double x)
 {
     const double t = x + AMP_PHASE_ROUNDER;
     int64_t bits;
@@ -27,19 +29,19 @@ static inline int64_t amp_phase_round(double x)
 }
 
 /* The same as a double: x - nearest is exact for any x, floor follows from it without libm. */
-static inline double amp_phase_nearest(double x)
+static inline AMP_WRAPPING double amp_phase_nearest(double x)
 {
     return (x + AMP_PHASE_ROUNDER) - AMP_PHASE_ROUNDER;
 }
 
 /* a * b exactly, as product + error (Dekker: no fused multiply-add, which a target may lack). */
-static inline double amp_phase_split_high(double a)
+static inline AMP_WRAPPING double amp_phase_split_high(double a)
 {
     const double c = 134217729.0 * a; /* 2^27 + 1 */
     return c - (c - a);
 }
 
-static inline double amp_phase_product_error(double a, double b, double product)
+static inline AMP_WRAPPING double amp_phase_product_error(double a, double b, double product)
 {
     const double ah = amp_phase_split_high(a);
     const double al = a - ah;
@@ -53,7 +55,7 @@ static inline double amp_phase_product_error(double a, double b, double product)
  * sample_rate (Dekker's product) over sample_rate. No division: loops of these vectorize cheaply.
  * A frequency pushed out of range by modulation is clamped (NaN to 0) so that the phase stays
  * finite. */
-static inline void amp_phase_increment(double freq, double sample_rate, double inverse_rate, double *hi, double *lo)
+static inline AMP_WRAPPING void amp_phase_increment(double freq, double sample_rate, double inverse_rate, double *hi, double *lo)
 {
     freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
     *hi = freq * inverse_rate;
@@ -63,7 +65,7 @@ static inline void amp_phase_increment(double freq, double sample_rate, double i
 
 /* hi + lo cycles (|hi| < 2^31, |lo| <= ulp(hi)) in fixed point modulo one cycle, to the nearest
  * unit: the whole cycles are taken off exactly, then the fraction is cut into two 32-bit halves. */
-static inline uint64_t amp_phase_fixed(double hi, double lo)
+static inline AMP_WRAPPING uint64_t amp_phase_fixed(double hi, double lo)
 {
     const double r = hi - amp_phase_nearest(hi);       /* exact, in [-1/2, 1/2] */
     const double s = r * 4294967296.0;                 /* exact */
@@ -74,7 +76,7 @@ static inline uint64_t amp_phase_fixed(double hi, double lo)
 }
 
 /* 1 + the phase in cycles, in [1, 2), to 2^-52: the top 52 bits as the mantissa of 1.x. */
-static inline double amp_phase_one_plus(uint64_t p)
+static inline AMP_WRAPPING double amp_phase_one_plus(uint64_t p)
 {
     const uint64_t bits = (p >> 12) | (uint64_t)0x3ff0000000000000;
     double d;
@@ -83,13 +85,13 @@ static inline double amp_phase_one_plus(uint64_t p)
 }
 
 /* The phase in cycles, in [0, 1), to 2^-52 (exact). */
-static inline double amp_phase_cycles(uint64_t p)
+static inline AMP_WRAPPING double amp_phase_cycles(uint64_t p)
 {
     return amp_phase_one_plus(p) - 1.0;
 }
 
 /* The rest of the phase below 2^-52 cycle, in cycles (exact). */
-static inline double amp_phase_cycles_low(uint64_t p)
+static inline AMP_WRAPPING double amp_phase_cycles_low(uint64_t p)
 {
     const uint64_t bits = (p & 0xfff) | (uint64_t)0x4330000000000000;
     double d;
@@ -99,7 +101,7 @@ static inline double amp_phase_cycles_low(uint64_t p)
 
 /* Whole cycles the phase moved over going from prev to p by a step of less than half a cycle
  * (signed as the step, whose fixed-point form is `step`): -1, 0 or 1. */
-static inline double amp_phase_wraps(uint64_t prev, uint64_t p, uint64_t step)
+static inline AMP_WRAPPING double amp_phase_wraps(uint64_t prev, uint64_t p, uint64_t step)
 {
     const int forward = (int64_t)step > 0;
     const int backward = (int64_t)step < 0;

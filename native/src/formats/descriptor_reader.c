@@ -2,6 +2,7 @@
 #include "descriptor.h"
 
 #include "../amp_error.h"
+#include "../amp_wrapping.h"
 #include "blob_reader.h"
 
 #include <math.h>
@@ -79,7 +80,8 @@ typedef struct NameTable {
     size_t mask;
 } NameTable;
 
-static uint64_t name_hash(const char *name)
+/* FNV-1a multiplies modulo 2^64 by design. */
+static AMP_WRAPPING uint64_t name_hash(const char *name)
 {
     uint64_t hash = 1469598103934665603ull; /* FNV-1a */
     for (const char *p = name; *p; ++p) {
