@@ -501,7 +501,8 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             AMP_LOG_ALLOCATION("channel", count * sizeof(double));
             continue;
         }
-        if (lane_slot[v] >= 0) {
+        const bool lane = lane_slot[v] >= 0;
+        if (lane) {
             // A fused oscillator's block lives until the next stage of its sum: the k-th
             // oscillator of every chunk of one process writes the same buffer.
             for (const auto &pooled : lane_buffers[producer]) {
@@ -510,21 +511,11 @@ int32_t Graph::build_network(AmpErrorInfo *error)
                     store.data = stores_[pooled.second].data;
                 }
             }
-            if (store.data == nullptr) {
-                store.data = allocate_zeroed(store.slot_size);
-                if (store.data == nullptr) {
-                    return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", desc_.nodes[value.node].name, -1,
-                                         "no memory for a buffer of %zu samples", store.slot_size);
-                }
-                allocations_.push_back(store.data);
-                AMP_LOG_ALLOCATION("buffer", store.slot_size * sizeof(double));
-                lane_buffers[producer].emplace_back(lane_slot[v], v);
+        } else {
+            const auto shared = internal_buffers.find(std::make_tuple(producer, value.buffer, store.channels));
+            if (shared != internal_buffers.end()) {
+                store.data = stores_[shared->second].data;
             }
-            continue;
-        }
-        const auto shared = internal_buffers.find(std::make_tuple(producer, value.buffer, store.channels));
-        if (shared != internal_buffers.end()) {
-            store.data = stores_[shared->second].data;
         }
         if (store.data == nullptr) {
             store.data = allocate_zeroed(store.slot_size);
@@ -534,7 +525,11 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             }
             allocations_.push_back(store.data);
             AMP_LOG_ALLOCATION("buffer", store.slot_size * sizeof(double));
-            internal_buffers.emplace(std::make_tuple(producer, value.buffer, store.channels), v);
+            if (lane) {
+                lane_buffers[producer].emplace_back(lane_slot[v], v);
+            } else {
+                internal_buffers.emplace(std::make_tuple(producer, value.buffer, store.channels), v);
+            }
         }
     }
     // Spans by their first place; each takes the memory (of its size) that has been free longest,
