@@ -131,3 +131,24 @@ def test_patch_files_and_entries(tmp_path):
                    {"sample_rate": "fast", "nodes": []}, {"sample_rate": -1, "nodes": []}):
         with pytest.raises(amp.GraphError):
             amp.AudioGraph.from_config(config)
+
+
+@pytest.mark.parametrize("timestamp", ["soon", None, float("nan"), 10**400, True])
+def test_control_delay_events_are_checked_when_recorded_directly(timestamp):
+    delay = amp.ControlDelay()
+    with pytest.raises(amp.GraphError, match="control event time"):
+        delay.record_control_event(timestamp, pitch=1.0)
+    with pytest.raises(amp.GraphError, match="control value for 'pitch'"):
+        delay.record_control_event(0.0, pitch="high")
+    with pytest.raises(amp.GraphError, match="control value for 'cutoff'"):
+        delay.record_control_event(0.0, extras={"cutoff": [1.0]})
+    assert delay.keys == []
+
+
+@pytest.mark.parametrize("window", [("0", 1.0), (0.0, None), (float("inf"), 1.0), (1.0, 0.5)])
+def test_control_windows_are_checked(window):
+    delay = amp.ControlDelay()
+    delay.record_control_event(0.0, pitch=220.0)
+    with pytest.raises(amp.GraphError, match="control window"):
+        delay.export_control_history_blob(*window)
+

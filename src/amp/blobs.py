@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .errors import GraphError
+
 __all__ = [
     "HEADER_SIZE",
     "DESCRIPTOR_MAGIC",
@@ -71,7 +73,7 @@ INTERPOLATIONS = {"step": 0, "linear": 1}
 def _name(text: str) -> bytes:
     raw = text.encode("utf-8")
     if not 1 <= len(raw) <= MAX_NAME_BYTES:
-        raise ValueError(f"name {text!r} must be 1 to {MAX_NAME_BYTES} bytes of UTF-8")
+        raise GraphError(f"name {text!r} must be 1 to {MAX_NAME_BYTES} bytes of UTF-8")
     return struct.pack("<I", len(raw)) + raw
 
 

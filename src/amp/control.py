@@ -15,6 +15,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from . import checks
 from .blobs import INTERPOLATIONS, ControlKeyEvents, write_control_blob
 from .errors import GraphError
 
@@ -125,8 +126,8 @@ class ControlDelay:
         extras: Mapping[str, float] | None = None,
     ) -> None:
         """Records the given values at `timestamp` seconds. Events at equal times keep their order."""
-        t = float(timestamp)
-        if not math.isfinite(t) or abs(t) > MAX_SECONDS:
+        t = checks.number("control event time", timestamp)
+        if abs(t) > MAX_SECONDS:
             raise GraphError(f"control event time must be finite and within ±{MAX_SECONDS:g} s, got {timestamp!r}")
         named = {"pitch": pitch, "envelope": envelope, "trigger": trigger, "gate": gate, "velocity": velocity}
         named.update(dict(extras or {}))
@@ -137,10 +138,7 @@ class ControlDelay:
         for key, value in items:
             if not isinstance(key, str) or not 1 <= len(key.encode()) <= 63:
                 raise GraphError(f"control key {key!r} must be a name of 1 to 63 bytes")
-            number = float(value)
-            if not math.isfinite(number):
-                raise GraphError(f"control value for '{key}' at {t} s must be finite, got {value!r}")
-            checked.append((key, number))
+            checked.append((key, checks.number(f"control value for '{key}' at {t} s", value)))
         with self._lock:
             for key, number in checked:
                 times = self._times.setdefault(key, [])
@@ -170,9 +168,9 @@ class ControlDelay:
         when the window opens) and the first event at or after t1 (the target a linear ramp is heading
         for), so a window renders exactly as the same span of a longer render would.
         """
-        t0 = float(t0)
-        t1 = float(t1)
-        if not (math.isfinite(t0) and math.isfinite(t1)) or t1 < t0 or max(abs(t0), abs(t1)) > MAX_SECONDS:
+        t0 = checks.number("control window start", t0)
+        t1 = checks.number("control window end", t1)
+        if t1 < t0 or max(abs(t0), abs(t1)) > MAX_SECONDS:
             raise GraphError(f"control window [{t0}, {t1}) must be finite, ordered and within ±{MAX_SECONDS:g} s")
         with self._lock:
             selected = sorted(self._times) if keys is None else list(keys)
