@@ -41,6 +41,10 @@ RENDER_SLICE_MS = 50
 _BUSY = "this executor is busy: another thread is rendering or resetting it (one render at a time per executor)"
 
 
+# run_block outputs up to this many samples are rendered into a kept array and copied out
+_SCRATCH_SAMPLES = 1 << 16
+
+
 def _executor_busy() -> GraphError:
     return GraphError(_BUSY)
 
@@ -210,6 +214,7 @@ class NativeGraphExecutor:
         self._null = ffi.NULL
         # frames a call may ask for before its output passes MAX_OUTPUT_SAMPLES (output_array's limit)
         self._fast_frames = MAX_OUTPUT_SAMPLES // (self.batch * self.output_channels)
+        self._scratch = (-1, 0, None, None, False)
 
     def plan_disabled_bits(self) -> int:
         """The AMP_OPT_* bits of the optimisations switched off for this executor."""
@@ -311,7 +316,8 @@ class NativeGraphExecutor:
         else:
             overrides, count, keep = self._pack_overrides(base_params, total_frames)
         out = output_array(self.batch, self.output_channels, total_frames)
-        self._render_into(out, total_frames, block, overrides, count, control_history_blob, _progress)
+        target = self._from_buffer(self._double_array, out)
+        self._render_into(out, target, total_frames, block, overrides, count, control_history_blob, _progress, False)
         del keep
         return out
 
@@ -321,24 +327,38 @@ class NativeGraphExecutor:
         if type(frames) is int and 0 <= frames <= self._fast_frames and sample_rate is None and base_params is None:
             # The common call, checked as render() would check it: an int count whose output is
             # within the limit, no overrides to pack; blocks of min(frames, max_block_frames).
-            out = np.empty((self.batch, self.output_channels, frames))
-            block = frames if 0 < frames < self.max_block_frames else (self.max_block_frames if frames else 1)
-            self._render_into(out, frames, block, self._null, 0, control_history_blob, _progress)
-            return out
+            scratch = self._scratch
+            if scratch[0] != frames:
+                scratch = self._scratch_for(frames)
+            frames, block, out, target, kept = scratch
+            return self._render_into(out, target, frames, block, self._null, 0, control_history_blob, _progress, kept)
         if sample_rate is not None and _rate("sample_rate", sample_rate) != self.sample_rate:
             raise GraphError(f"this executor was compiled for {self.sample_rate} Hz, not {sample_rate} Hz")
         # blocks of min(frames, max_block_frames), as render() chooses when not told
         return self.render(frames, None, base_params, control_history_blob, _progress=_progress)
 
-    def _render_into(self, out: np.ndarray, frames: int, block: int, overrides, count: int, control_history_blob,
-                     progress) -> None:
-        # The one render loop: `out` is C-contiguous float64 (B, C, frames), the counts checked.
+    def _scratch_for(self, frames: int) -> tuple:
+        # (frames, block, output, its cdata, kept) for a run_block of `frames`. A short block is
+        # rendered into an array kept for the purpose and copied out (kept): a copy costs less than
+        # handing a new array's buffer to cffi. A long one is rendered into its own array, returned
+        # as is (the copy would not pay).
+        block = min(max(frames, 1), self.max_block_frames)
+        out = np.empty((self.batch, self.output_channels, frames))
+        kept = out.size <= _SCRATCH_SAMPLES
+        scratch = (frames, block, out, self._from_buffer(self._double_array, out), kept)
+        if kept:
+            self._scratch = scratch
+        return scratch
+
+    def _render_into(self, out: np.ndarray, target, frames: int, block: int, overrides, count: int,
+                     control_history_blob, progress, copy_out: bool) -> np.ndarray:
+        # The one render loop: `out` is C-contiguous float64 (B, C, frames), `target` its cdata, the
+        # counts checked. Returns `out`, or with copy_out a copy of it taken before the turn passes.
         if control_history_blob is None:
             blob, blob_size = self._null, 0
         else:
             blob = control_history_blob if type(control_history_blob) is bytes else bytes(control_history_blob)
             blob_size = len(blob)
-        target = self._from_buffer(self._double_array, out)
         if progress is None:
             progress = self._progress  # renders do not overlap, so they share it and the error
         error = self._render_error
@@ -354,11 +374,11 @@ class NativeGraphExecutor:
                 if status:
                     self._raise_render_error(status, frames, progress, error)
                 if progress[0] >= frames:
-                    return
+                    return out.copy() if copy_out else out
         except KeyboardInterrupt as exc:
             done = int(progress[0])
             exc.frames_rendered = done
-            exc.audio = out[:, :, :done]
+            exc.audio = out[:, :, :done].copy() if copy_out else out[:, :, :done]
             raise
         finally:
             life.leave_exclusive()
