@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = ["NativeStreamer"]
 
+# Reads of up to this many samples go into an array kept for the purpose and are copied out: a
+# copy costs less than handing a new array's buffer to cffi.
+_KEPT_SAMPLES = 1 << 16
+_MAX_FRAMES = (1 << 63) - 1
+
 
 class NativeStreamer:
     """A graph rendering ahead of its reader into a bounded ring (see ``create_streamer``).
@@ -63,6 +68,8 @@ class NativeStreamer:
         closed = lambda: StreamStopped("this streamer is closed", code=stopped, stage="read")  # noqa: E731
         # a streamer makes only shared calls: nothing is ever busy
         self._life = HandleLifetime(self, handle[0], api.amp_streamer_destroy, api.amp_streamer_stop, closed, closed)
+        self._double_array = types["double[]"]
+        self._slots: list[_ReadSlot] = []
         info = self.info()
         self.block_frames = info["block_frames"]
         self.lead_frames = info["lead_frames"]
@@ -83,34 +90,63 @@ class NativeStreamer:
 
         Waits for them; with a `timeout` in seconds, returns what arrived by then (possibly fewer).
         """
-        ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
-        frames = _count("frames", frames, maximum=(1 << 63) - 1)
+        if type(frames) is not int or not 0 <= frames <= _MAX_FRAMES:
+            frames = _count("frames", frames, maximum=_MAX_FRAMES)
+        deadline = None
         if timeout is not None:
-            timeout = _seconds("timeout", timeout)
-        out = output_array(self.batch, self.channels, frames, "a read")
-        deadline = None if timeout is None else time.monotonic() + timeout
+            deadline = time.monotonic() + _seconds("timeout", timeout)
+        # a short read goes into its slot's array; a long one into its own (output_array checks its size)
+        out = None if self.batch * self.channels * frames <= _KEPT_SAMPLES else \
+            output_array(self.batch, self.channels, frames, "a read")
+        # Concurrent readers each take a slot of their own: its cells, and the array it reads into.
+        try:
+            slot = self._slots.pop()
+        except IndexError:
+            slot = _ReadSlot(self._binding)
+        try:
+            if out is None:
+                if slot.frames != frames:
+                    slot.keep(self._binding, self.batch, self.channels, frames)
+                got = self._read_into(slot.out, slot.target, frames, deadline, slot)
+                return slot.out[:, :, :got].copy()
+            got = self._read_into(out, self._binding.ffi.from_buffer(self._double_array, out), frames, deadline, slot)
+            return out[:, :, :got] if got < frames else out
+        finally:
+            self._slots.append(slot)
+
+    def _read_into(self, out: np.ndarray, target, frames: int, deadline, slot: "_ReadSlot") -> int:
+        # Reads up to `frames` frames into `out` (C-contiguous (B, C, frames), `target` its cdata);
+        # returns how many arrived.
+        ffi, api = self._binding.ffi, self._binding.api
+        read_ex, frames_read, error = api.amp_streamer_read_ex, slot.frames_read, slot.error
         got = 0
-        frames_read = ffi.new(types["int64_t *"])
-        error = ffi.new(types["AmpErrorInfo *"])
-        with self._life.shared as handle:
+        life = self._life
+        handle = life.enter_shared()
+        try:
             # Waits are cut into slices of at most 100 ms so that Ctrl-C reaches a reading thread.
             while got < frames:
                 wait_ms = 100
                 if deadline is not None:
                     wait_ms = int(max(min(deadline - time.monotonic(), 0.1), 0.0) * 1000)
-                part = out[:, :, got:] if got else out
-                target = part if part.flags.c_contiguous else np.empty(part.shape)
-                status = api.amp_streamer_read_ex(handle, ffi.from_buffer(types["double[]"], target), target.size,
-                                                  frames - got, wait_ms, frames_read, error)
-                n = int(frames_read[0])
-                if target is not part:
-                    part[:, :, :n] = target[:, :, :n]
+                if got:
+                    part = out[:, :, got:]
+                    into = part if part.flags.c_contiguous else np.empty(part.shape)
+                    status = read_ex(handle, ffi.from_buffer(self._double_array, into), into.size, frames - got,
+                                     wait_ms, frames_read, error)
+                    n = frames_read[0]
+                    if into is not part:
+                        part[:, :, :n] = into[:, :, :n]
+                else:
+                    status = read_ex(handle, target, out.size, frames, wait_ms, frames_read, error)
+                    n = frames_read[0]
                 got += n
                 if status != api.AMP_OK:
                     raise error_from_native(self._binding.lib, status, error, ffi, context="read")
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-        return out[:, :, :got] if got < frames else out
+            return got
+        finally:
+            life.leave_shared()
 
     def set_control(self, control_history_blob: bytes | None) -> None:
         """New control events from the next rendered block on (None: none; bound parameters hold)."""
@@ -160,3 +196,21 @@ class NativeStreamer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _ReadSlot:
+    """What one read uses besides its output: the native call's out-cells, and an array (with its
+    cdata, made once) that reads of `frames` frames go into before they are copied out."""
+
+    __slots__ = ("frames_read", "error", "frames", "out", "target")
+
+    def __init__(self, binding) -> None:
+        self.frames_read = binding.ffi.new(binding.types["int64_t *"])
+        self.error = binding.ffi.new(binding.types["AmpErrorInfo *"])
+        self.frames = -1
+        self.out = self.target = None
+
+    def keep(self, binding, batch: int, channels: int, frames: int) -> None:
+        self.out = np.empty((batch, channels, frames))
+        self.target = binding.ffi.from_buffer(binding.types["double[]"], self.out)
+        self.frames = frames
