@@ -3,7 +3,7 @@
 
     python benchmarks/call_cost.py           # the full run (about half a minute)
     python benchmarks/call_cost.py --tiny    # tiny sizes: checks that it runs, claims nothing
-    python benchmarks/call_cost.py --against SRC LIB   # also run_block(64) of another checkout
+    python benchmarks/call_cost.py --against SRC LIB   # also run_block(64) of another checkout (repeatable)
 
 On a one-oscillator graph at 48 kHz, one thread, 64 frames per call:
 
@@ -20,7 +20,8 @@ repetition counts (on a shared machine the slower ones measure the neighbours).
 
 ``--against SRC LIB`` times run_block(64) of the amp package in SRC (a checkout's ``src``
 directory) with the library LIB in a subprocess, taking turns with this checkout in another
-subprocess: a same-run comparison with any earlier version.
+subprocess: a same-run comparison with any earlier version (``git archive <commit> | tar -x``
+and a standalone build of its ``native`` give both).
 """
 
 from __future__ import annotations
@@ -183,26 +184,28 @@ print(best)
 """
 
 
-def against(src: str, lib: str, calls: int, repeats: int) -> list[list]:
-    """run_block(64) of this checkout and of `src` with `lib`, each in its own subprocess, taking turns."""
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
-    this_lib = str(_binding.load().library_path)
-    runs: dict[str, list[float]] = {"this checkout": [], src: []}
+def against(others: list[list[str]], calls: int, repeats: int) -> list[list]:
+    """run_block(64) of this checkout and of each (src, lib), each in its own subprocess, taking turns."""
+    here = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+    checkouts = [("this checkout", here, str(_binding.load().library_path))]
+    checkouts += [(src, os.path.abspath(src), os.path.abspath(lib)) for src, lib in others]
+    runs: dict[str, list[float]] = {name: [] for name, _, _ in checkouts}
     for _ in range(repeats):
-        for name, path, library in (("this checkout", here, this_lib), (src, src, lib)):
+        for name, path, library in checkouts:
             env = dict(os.environ, AMP_NATIVE_LIBRARY=library)
-            done = subprocess.run([sys.executable, "-c", _AGAINST, os.path.abspath(path), str(calls)], env=env,
+            done = subprocess.run([sys.executable, "-c", _AGAINST, path, str(calls)], env=env,
                                   capture_output=True, text=True, check=True)
             runs[name].append(float(done.stdout.strip()))
     base = min(runs["this checkout"])
-    return [[name, f"{min(t):.2f}", f"{statistics.median(t):.2f}", f"{min(t) / base:.2f}x"] for name, t in runs.items()]
+    return [[name, library, f"{min(runs[name]):.2f}", f"{statistics.median(runs[name]):.2f}",
+             f"{min(runs[name]) / base:.2f}x"] for name, _, library in checkouts]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: check that it runs, claim nothing")
-    parser.add_argument("--against", nargs=2, metavar=("SRC", "LIB"),
-                        help="also time run_block(64) of the amp package in SRC with the library LIB")
+    parser.add_argument("--against", nargs=2, metavar=("SRC", "LIB"), action="append", default=[],
+                        help="also time run_block(64) of the amp package in SRC with the library LIB (repeatable)")
     args = parser.parse_args()
     calls, repeats = (20000, 7) if not args.tiny else (50, 1)
     load = os.getloadavg()[0]
@@ -213,9 +216,9 @@ def main() -> None:
           ["call", "best", "median", "bare native call", "bare best", "Python's part", "ratio"],
           measure(calls, repeats))
     if args.against:
-        table(f"run_block(64) against {args.against[0]} ({args.against[1]}), subprocesses taking turns, "
-              f"best of 3 x {repeats} (µs per call)", ["checkout", "best", "median", "ratio"],
-              against(args.against[0], args.against[1], calls, repeats))
+        table(f"run_block(64) of other checkouts, each in a subprocess, all taking turns, best of 3 x {repeats} "
+              "(µs per call)", ["checkout", "library", "best", "median", "ratio to this checkout"],
+              against(args.against, calls, repeats))
     print(f"\nload average at end {os.getloadavg()[0]:.2f}")
 
 
