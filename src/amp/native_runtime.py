@@ -381,7 +381,10 @@ class NativeGraphExecutor:
             exc.audio = out[:, :, :done].copy() if copy_out else out[:, :, :done]
             raise
         finally:
-            life.leave_exclusive()
+            # inline, not leave_exclusive(): a signal could be raised at a method's entry
+            life.busy = False
+            if life.closing:
+                life.settle()
 
     def _raise_render_error(self, status: int, frames: int, progress, error):
         api = self._binding.api

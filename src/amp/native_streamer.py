@@ -146,7 +146,11 @@ class NativeStreamer:
                     break
             return got
         finally:
-            life.leave_shared()
+            # inline, not leave_shared(): a signal could be raised at a method's entry
+            with life.lock:
+                life.shared_calls -= 1
+            if life.closing:
+                life.settle()
 
     def set_control(self, control_history_blob: bytes | None) -> None:
         """New control events from the next rendered block on (None: none; bound parameters hold)."""
