@@ -381,7 +381,8 @@ class NativeGraphExecutor:
             exc.audio = out[:, :, :done].copy() if copy_out else out[:, :, :done]
             raise
         finally:
-            # inline, not leave_exclusive(): a signal could be raised at a method's entry
+            # inline, not leave_exclusive(): Python raises a pending signal at a method's entry,
+            # which would leave the turn taken for good
             life.busy = False
             if life.closing:
                 life.settle()
@@ -398,8 +399,14 @@ class NativeGraphExecutor:
     def reset(self) -> None:
         """Back to time zero with fresh node state."""
         api = self._binding.api
-        with self._life.exclusive as handle:
+        life = self._life
+        handle = life.enter_exclusive()
+        try:
             self._check(handle, api.amp_graph_reset(handle), "reset")
+        finally:
+            life.busy = False  # inline, as in _render_into
+            if life.closing:
+                life.settle()
 
     # streaming --------------------------------------------------------------------------------
     def create_streamer(self, *, block_frames: int = 256, lead_frames: int | None = None, chunk_blocks: int = 0,
@@ -425,11 +432,17 @@ class NativeGraphExecutor:
                 raise GraphError(
                     f"base_params['{node}']['{param}'] has {shape[2]} frames; a stream takes one value per row and "
                     "channel (shape (B, C, 1)); send changes over time as control events", node=node)
-        with self._life.exclusive as handle:
+        life = self._life
+        handle = life.enter_exclusive()
+        try:
             self._streamers = [s for s in self._streamers if not s.closed]
             streamer = NativeStreamer(self, handle, block_frames, lead, chunk_blocks, base_params,
                                       control_history_blob)
             self._streamers.append(streamer)
+        finally:
+            life.busy = False  # inline, as in _render_into
+            if life.closing:
+                life.settle()
         return streamer
 
     def _graph_info(self):
