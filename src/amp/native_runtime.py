@@ -38,11 +38,9 @@ def default_threads() -> int:
 # A long render returns to Python this often (milliseconds of native work per call), so that
 # signals (Ctrl-C) and close() from another thread get through.
 RENDER_SLICE_MS = 50
-_BUSY = "this executor is busy: another thread is rendering or resetting it (one render at a time per executor)"
-
-
 # run_block outputs up to this many samples are rendered into a kept array and copied out
 _SCRATCH_SAMPLES = 1 << 16
+_BUSY = "this executor is busy: another thread is rendering or resetting it (one render at a time per executor)"
 
 
 def _executor_busy() -> GraphError:
