@@ -13,10 +13,13 @@ A handle is freed exactly once, never while a call is inside it:
 Signals: Python raises a pending signal's exception (Ctrl-C's ``KeyboardInterrupt``) at the entry
 of a Python function and after a call into C returns. A call that took the turn or was counted
 must never lose that to a signal, or its handle would stay busy for good. So the entry methods
-undo what they did if a signal is raised on their way out, and a hot caller leaves without a
-method call: ``life.busy = False`` (exclusive) or ``with life.lock: life.shared_calls -= 1``
-(shared), then ``if life.closing: life.settle()``. Statements that call nothing cannot be
-interrupted.
+undo what they did if a signal is raised on their way out, and a call leaves without a method
+call first: ``call_exclusive``/``call_shared`` run the call and leave in their own ``finally``,
+and a hot caller that inlines the bracket leaves with ``life.busy = False`` (exclusive) or
+``with life.lock: life.shared_calls -= 1`` (shared), then ``if life.closing: life.settle()``.
+Statements that call nothing cannot be interrupted. The context managers ``exclusive`` and
+``shared`` are for calls made by hand: their ``__exit__`` is a method, which a signal landing just
+before it could skip.
 
 The handle is freed by a ``weakref.finalize`` on the owner, which runs at most once: from
 ``close()``, from the last call out after close gave up waiting, or when the owner is collected
@@ -102,6 +105,17 @@ class HandleLifetime:
         if self.closing:
             self.settle()
 
+    def call_exclusive(self, fn, *args):
+        """``fn(handle, *args)`` holding the turn; what it returns. The turn is given back in this
+        method's own ``finally``, where no signal can cut in before it."""
+        handle = self.enter_exclusive()
+        try:
+            return fn(handle, *args)
+        finally:
+            self.busy = False
+            if self.closing:
+                self.settle()
+
     # shared calls ---------------------------------------------------------------------------
     def enter_shared(self):
         """Counts a call in and returns the handle, or raises the closed error."""
@@ -127,6 +141,18 @@ class HandleLifetime:
             self.shared_calls -= 1
         if self.closing:
             self.settle()
+
+    def call_shared(self, fn, *args):
+        """``fn(handle, *args)`` counted as a shared call; what it returns. The call is counted out
+        in this method's own ``finally``, where no signal can cut in before it."""
+        handle = self.enter_shared()
+        try:
+            return fn(handle, *args)
+        finally:
+            with self.lock:
+                self.shared_calls -= 1
+            if self.closing:
+                self.settle()
 
     # closing --------------------------------------------------------------------------------
     def _idle_locked(self) -> bool:

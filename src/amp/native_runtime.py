@@ -379,7 +379,7 @@ class NativeGraphExecutor:
             exc.audio = out[:, :, :done].copy() if copy_out else out[:, :, :done]
             raise
         finally:
-            # inline, not leave_exclusive(): Python raises a pending signal at a method's entry,
+            # inline (see native_lifetime): Python raises a pending signal at a method's entry,
             # which would leave the turn taken for good
             life.busy = False
             if life.closing:
@@ -396,15 +396,10 @@ class NativeGraphExecutor:
 
     def reset(self) -> None:
         """Back to time zero with fresh node state."""
-        api = self._binding.api
-        life = self._life
-        handle = life.enter_exclusive()
-        try:
-            self._check(handle, api.amp_graph_reset(handle), "reset")
-        finally:
-            life.busy = False  # inline, as in _render_into
-            if life.closing:
-                life.settle()
+        self._life.call_exclusive(self._reset)
+
+    def _reset(self, handle) -> None:
+        self._check(handle, self._binding.api.amp_graph_reset(handle), "reset")
 
     # streaming --------------------------------------------------------------------------------
     def create_streamer(self, *, block_frames: int = 256, lead_frames: int | None = None, chunk_blocks: int = 0,
@@ -430,23 +425,18 @@ class NativeGraphExecutor:
                 raise GraphError(
                     f"base_params['{node}']['{param}'] has {shape[2]} frames; a stream takes one value per row and "
                     "channel (shape (B, C, 1)); send changes over time as control events", node=node)
-        life = self._life
-        handle = life.enter_exclusive()
-        try:
-            self._streamers = [s for s in self._streamers if not s.closed]
-            streamer = NativeStreamer(self, handle, block_frames, lead, chunk_blocks, base_params,
-                                      control_history_blob)
-            self._streamers.append(streamer)
-        finally:
-            life.busy = False  # inline, as in _render_into
-            if life.closing:
-                life.settle()
+        return self._life.call_exclusive(self._start_streamer, block_frames, lead, chunk_blocks, base_params,
+                                         control_history_blob)
+
+    def _start_streamer(self, handle, *args) -> NativeStreamer:
+        self._streamers = [s for s in self._streamers if not s.closed]
+        streamer = NativeStreamer(self, handle, *args)
+        self._streamers.append(streamer)
         return streamer
 
     def _graph_info(self):
         info = self._binding.ffi.new(self._binding.types["AmpGraphInfo *"])
-        with self._life.shared as handle:
-            self._binding.api.amp_graph_info(handle, info)
+        self._life.call_shared(self._binding.api.amp_graph_info, info)
         return info
 
     @property
