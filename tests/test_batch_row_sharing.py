@@ -1,0 +1,230 @@
+"""Rows of a batch that share their parameters, inputs and state: each row must still be exactly the
+render of its item alone.
+
+Nodes compute such rows once and copy them (or run them side by side in one vector), so these
+tests render batches where some rows are identical, some differ in one parameter only, and some
+diverge part-way through (one row's input moves for a while and comes back, so its state differs
+afterwards even though its inputs are the same again), and compare every row, bit for bit, with
+the row rendered alone (batch of 1), in other block sizes and on two threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import amp
+import amp.app
+from amp.native_runtime import NativeGraphExecutor
+
+SR = 16000.0
+F = 3000
+
+
+def _row_array(value, frames: int) -> np.ndarray:
+    """A row's value as (C, F'): a scalar (1, 1), a curve (1, F) or a (C, F) block."""
+    v = np.asarray(value, dtype=np.float64)
+    if v.ndim == 0:
+        return v.reshape(1, 1)
+    if v.ndim == 1:
+        assert v.shape == (frames,)
+        return v.reshape(1, frames)
+    assert v.shape[1] == frames
+    return v
+
+
+def _batch_params(rows: list[dict], frames: int) -> dict:
+    """{node: {param: (B, C, F')}} from one {node: {param: value}} per row."""
+    out: dict = {}
+    for node, params in rows[0].items():
+        for param in params:
+            arrays = [_row_array(r[node][param], frames) for r in rows]
+            channels = max(a.shape[0] for a in arrays)
+            width = max(a.shape[1] for a in arrays)
+            out.setdefault(node, {})[param] = np.stack([np.broadcast_to(a, (channels, width)) for a in arrays]).copy()
+    return out
+
+
+def _render(graph, segments, batch_rows, block, threads, blob=None):
+    with NativeGraphExecutor(graph, batch=len(batch_rows), sample_rate=SR, max_block_frames=block,
+                             threads=threads) as ex:
+        parts = []
+        for frames, rows in segments:
+            parts.append(ex.render(frames, block, _batch_params([rows[r] for r in batch_rows], frames), blob))
+        return np.concatenate(parts, axis=2)
+
+
+def check_rows(graph, segments, *, block=256, alone_blocks=(256, 999), threads=(1, 2), blob=None) -> np.ndarray:
+    """Renders `segments` (a list of (frames, one {node: {param: value}} per row)) as one batch and
+    each row alone; every row must be the same bits. Returns the batch's audio."""
+    batch = len(segments[0][1])
+    together = None
+    for t in threads:
+        got = _render(graph, segments, list(range(batch)), block, t, blob)
+        if together is None:
+            together = got
+        else:
+            assert np.array_equal(got, together), f"a batch on {t} threads differs from one thread"
+    for r in range(batch):
+        for b in alone_blocks:
+            alone = _render(graph, segments, [r], b, 1, blob)[0]
+            if not np.array_equal(together[r], alone):
+                where = tuple(int(i) for i in np.argwhere(together[r] != alone)[0])
+                pytest.fail(f"row {r} of a batch of {batch} differs from rendering it alone (blocks of {b}) "
+                            f"first at (c, f) = {where}; max diff {np.nanmax(np.abs(together[r] - alone)):.3g}")
+    return together
+
+
+def step_curve(values_at: list[tuple[int, float]], frames: int = F) -> np.ndarray:
+    """A curve holding each value from its frame on."""
+    curve = np.empty(frames)
+    for k, (start, value) in enumerate(values_at):
+        end = values_at[k + 1][0] if k + 1 < len(values_at) else frames
+        curve[start:end] = value
+    return curve
+
+
+def assert_rows_differ(audio, a, b):
+    assert not np.array_equal(audio[a], audio[b]), f"rows {a} and {b} came out the same: the case proves nothing"
+
+
+# ----- oscillator --------------------------------------------------------------------------------
+
+def osc_graph(waveform: str, *, fm: bool = False, reset: bool = False, fused: bool = False) -> amp.AudioGraph:
+    g = amp.AudioGraph(SR)
+    g.add_node("pitch", "constant", value=220.0)
+    g.add_node("dut", "oscillator", waveform=waveform, freq=0.0, amp=0.5)
+    g.modulate("pitch", "dut", "freq")
+    if fm:
+        g.add_node("fm", "constant", value=0.0)
+        g.connect("fm", "dut", input="fm")
+    if reset:
+        g.add_node("sync", "constant", value=0.0)
+        g.connect("sync", "dut", input="reset")
+    if fused:
+        # Two oscillators into a mix: the runtime may run them inside the mix's process.
+        g.add_node("other", "oscillator", waveform="sine", freq=0.0, amp=0.25)
+        g.modulate("pitch", "other", "freq", scale=1.5)
+        g.add_node("sum", "mix", channels=1, gain=0.9)
+        g.connect("dut", "sum")
+        g.connect("other", "sum")
+        g.set_sink("sum")
+    else:
+        g.set_sink("dut")
+    return g
+
+
+def osc_rows(waveform: str, fm: bool = False, reset: bool = False) -> list[dict]:
+    detour = step_curve([(0, 220.0), (1100, 330.0), (1900, 220.0)])
+    blip = np.full(F, 220.0)
+    blip[2500] = 220.5
+    pitches = [220.0, 220.0, detour, 220.0, 220.0, blip, 440.0]
+    amps = [0.3, 0.5, 0.3, 0.3, 1.0, 0.5, -0.25]
+    rows = []
+    for k, (pitch, level) in enumerate(zip(pitches, amps)):
+        row = {"pitch": {"value": np.broadcast_to(pitch, (F,)).copy()}, "dut": {"amp": level}}
+        if waveform == "square":
+            row["dut"]["pulse_width"] = 0.3 if k == 1 else 0.5
+        if fm:
+            wobble = np.zeros(F)
+            if k == 3:
+                wobble[1500:1800] = 40.0 * np.sin(np.arange(300) / 9.0)
+            row["fm"] = {"value": wobble}
+        if reset:
+            pulses = np.zeros(F)
+            pulses[::137] = 1.0
+            if k == 0:
+                pulses[2222] = 1.0
+            row["sync"] = {"value": pulses}
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("waveform", ["sine", "saw", "square", "triangle"])
+def test_oscillator_rows_with_a_modulated_frequency(waveform):
+    audio = check_rows(osc_graph(waveform), [(F, osc_rows(waveform))])
+    assert_rows_differ(audio, 0, 2)
+    assert_rows_differ(audio, 1, 5)
+    assert np.array_equal(audio[0], audio[3])
+
+
+@pytest.mark.parametrize("waveform", ["sine", "saw", "square", "triangle"])
+def test_oscillator_rows_with_fm_and_reset_inputs(waveform):
+    audio = check_rows(osc_graph(waveform, fm=True, reset=True), [(F, osc_rows(waveform, fm=True, reset=True))])
+    assert_rows_differ(audio, 0, 3)  # row 0 has one more reset, row 3 a burst of fm
+
+
+@pytest.mark.parametrize("waveform", ["saw", "square"])
+def test_fused_oscillator_rows(waveform):
+    check_rows(osc_graph(waveform, fused=True), [(F, osc_rows(waveform))])
+
+
+def test_steady_oscillator_rows_that_diverge_between_renders():
+    """Constant frequencies (the steady kernel); row 2 moves for the second render and comes back
+    for the third, so its phase differs from its neighbours' while its parameters match again."""
+    g = amp.AudioGraph(SR)
+    g.add_node("dut", "oscillator", waveform="saw", freq=300.0, amp=0.5)
+
+    def rows(freq_2):
+        return [{"dut": {"freq": f, "amp": a}} for f, a in
+                zip([300.0, 300.0, freq_2, 300.0, 500.0], [0.5, 0.25, 0.5, 1.0, 0.5])]
+
+    audio = check_rows(g, [(700, rows(300.0)), (900, rows(450.0)), (1400, rows(300.0))])
+    assert np.array_equal(audio[0, :, :700], audio[2, :, :700])
+    assert_rows_differ(audio[:, :, 1600:], 0, 2)
+
+
+# ----- the default instrument --------------------------------------------------------------------
+
+def instrument_rows() -> list[dict]:
+    base = {"env": {"decay": 0.2, "sustain": 0.5, "release": 0.1}, "sine": {"amp": 0.4}, "square": {"amp": 0.1},
+            "saw": {"amp": 0.2}, "tremolo": {"freq": 4.0}, "sub": {"div2": 0.2}}
+    rows = []
+    for k in range(9):
+        row = {node: dict(values) for node, values in base.items()}
+        if k in (1, 5):
+            row["sine"]["amp"] = 0.55
+        if k == 2:
+            row["env"]["decay"] = 0.05
+        if k in (3, 7):
+            row["tremolo"]["freq"] = 6.5
+        if k == 4:
+            row["sub"]["div2"] = 0.4
+        if k == 6:
+            row["env"]["release"] = 0.3
+            row["saw"]["amp"] = 0.0
+        rows.append(row)
+    return rows
+
+
+def test_instrument_rows_share_a_note():
+    graph = amp.app.build_runtime_graph(SR)
+    graph.record_control_event(0.0, extras={"pitch": 220.0, "gate": 1.0, "trigger": 1.0})
+    graph.record_control_event(0.005, extras={"trigger": 0.0})
+    graph.record_control_event(0.12, extras={"gate": 0.0})
+    blob = graph.control_delay.export_control_history_blob(0.0, F / SR)
+    audio = check_rows(graph, [(F, instrument_rows())], block=128, alone_blocks=(128, 3000), blob=blob)
+    for k in range(1, 8):
+        assert_rows_differ(audio, 0, k)
+    assert np.array_equal(audio[0], audio[8])
+
+
+def test_instrument_rows_with_their_own_notes():
+    """Row 8 changes pitch part-way through, row 5 plays a second note: events on one row only,
+    given as per-row curves of the bound parameters."""
+    graph = amp.app.build_runtime_graph(SR)
+    rows = instrument_rows()
+    for k, row in enumerate(rows):
+        pitch = step_curve([(0, 220.0), (1300, 330.0)]) if k == 8 else np.full(F, 220.0)
+        gate = step_curve([(0, 1.0), (1800, 0.0)])
+        trigger = step_curve([(0, 1.0), (80, 0.0)])
+        if k == 5:
+            trigger = step_curve([(0, 1.0), (80, 0.0), (2200, 1.0), (2280, 0.0)])
+        row["pitch"] = {"pitch": pitch}
+        row["gate"] = {"value": gate}
+        row["trigger"] = {"value": trigger}
+    audio = check_rows(graph, [(F, rows)], block=128, alone_blocks=(128, 1000))
+    assert np.array_equal(audio[0, :, :1300], audio[8, :, :1300])  # rows 0 and 8 differ only by the pitch change
+    assert_rows_differ(audio[:, :, 1300:], 0, 8)
+    assert np.array_equal(audio[1, :, :2200], audio[5, :, :2200])  # rows 1 and 5 only by the second note
+    assert_rows_differ(audio[:, :, 2200:], 1, 5)
