@@ -36,6 +36,7 @@ typedef struct EnvRow {
     double start;
     double target;
     double curve;   /* shape of the stage: 0 linear */
+    double norm;    /* 1 - exp(-curve), the shape's denominator, made once per stage */
     double peak;
     double level;   /* the last sample's level */
     double trigger_prev;
@@ -50,7 +51,7 @@ typedef struct EnvState {
 static void env_reset_rows(EnvState *state)
 {
     for (int32_t b = 0; b < state->batch; ++b) {
-        state->rows[b] = (EnvRow){ENV_IDLE, 0, 0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0};
+        state->rows[b] = (EnvRow){ENV_IDLE, 0, 0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0};
     }
 }
 
@@ -88,6 +89,7 @@ static void env_enter(EnvRow *row, int32_t stage, int64_t length, double target,
     row->start = row->level;
     row->target = target;
     row->curve = curve > 0.0 ? curve : 0.0;
+    row->norm = row->curve > 0.0 ? 1.0 - exp(-row->curve) : 0.0;
 }
 
 /* The parameters at the current sample, read when a stage begins. */
@@ -117,12 +119,12 @@ static void env_next_stage(EnvRow *row, const EnvParams *p, int held)
     }
 }
 
-static inline double env_shape(double u, double curve)
+static inline double env_shape(double u, double curve, double norm)
 {
     if (curve <= 0.0) {
         return u;
     }
-    return (1.0 - exp(-curve * u)) / (1.0 - exp(-curve));
+    return (1.0 - exp(-curve * u)) / norm;
 }
 
 /* The first sample from f on where a note starts or the gate is released, or `frames`: before it,
@@ -218,7 +220,7 @@ static int env_process(void *opaque, const AmpProcessArgs *args)
                 const double u = (double)(row->k + 1) / (double)row->length;
                 row->level = row->k + 1 == row->length ? row->target
                                                          : row->start + (row->target - row->start) *
-                                                                            env_shape(u, row->curve);
+                                                                            env_shape(u, row->curve, row->norm);
                 ++row->k;
             }
             y[f] = row->level;

@@ -13,6 +13,7 @@
 #endif
 
 #include "../amp_node.h"
+#include "../dsp/rows.h"
 #include "../dsp/sine.h"
 
 #include <math.h>
@@ -26,6 +27,7 @@ typedef struct LfoState {
     int32_t waveform;
     double initial_phase;
     double *phase; /* per batch row, in [0, 1) */
+    double *ph;    /* the block's phases, then its shape: max_frames */
 } LfoState;
 
 static void lfo_reset_rows(LfoState *state)
@@ -48,7 +50,10 @@ static int lfo_create(const AmpNodeSetup *setup, void **out_state)
         state->initial_phase = 0.0;
     }
     state->phase = (double *)amp_node_calloc((size_t)setup->batch, sizeof(double));
-    if (state->phase == NULL) {
+    state->ph = (double *)amp_node_calloc((size_t)setup->max_frames, sizeof(double));
+    if (state->phase == NULL || state->ph == NULL) {
+        free(state->phase);
+        free(state->ph);
         free(state);
         return AMP_NODE_NO_MEMORY;
     }
@@ -71,6 +76,67 @@ static inline double lfo_shape(int waveform, double p)
     }
 }
 
+/* The phase of every sample of the block into ph; returns the phase the next block starts at. */
+static double lfo_phases(double p, const double *fq, ptrdiff_t stride, double inv_sr, double *ph, int32_t frames)
+{
+    for (int32_t f = 0; f < frames; ++f) {
+        ph[f] = p;
+        double inc = fq[f * stride] * inv_sr;
+        inc = inc == inc ? inc : 0.0;
+        p += inc;
+        if (p >= 1.0 || p < 0.0) {
+            p -= floor(p);
+            p = p < 1.0 ? p : 0.0;
+        }
+    }
+    return p;
+}
+
+/* The shape of each phase, in place: one loop per waveform, so that each vectorizes. */
+AMP_VECTOR_CLONES static void lfo_shapes(int waveform, double *ph, int32_t frames)
+{
+    switch (waveform) {
+    case LFO_TRIANGLE:
+        for (int32_t f = 0; f < frames; ++f) {
+            ph[f] = lfo_shape(LFO_TRIANGLE, ph[f]);
+        }
+        break;
+    case LFO_SAW:
+        for (int32_t f = 0; f < frames; ++f) {
+            ph[f] = lfo_shape(LFO_SAW, ph[f]);
+        }
+        break;
+    case LFO_SQUARE:
+        for (int32_t f = 0; f < frames; ++f) {
+            ph[f] = lfo_shape(LFO_SQUARE, ph[f]);
+        }
+        break;
+    default:
+        for (int32_t f = 0; f < frames; ++f) {
+            ph[f] = lfo_shape(LFO_SINE, ph[f]);
+        }
+        break;
+    }
+}
+
+AMP_VECTOR_CLONES static void lfo_scale(double *restrict y, const double *shape, const double *of, ptrdiff_t of_stride,
+                                        const double *dp, ptrdiff_t dp_stride, int32_t frames)
+{
+    if (of_stride == 0 && dp_stride == 0) {
+        const double o = of[0];
+        const double d = dp[0];
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = o + d * shape[f];
+        }
+        return;
+    }
+    for (int32_t f = 0; f < frames; ++f) {
+        y[f] = of[f * of_stride] + dp[f * dp_stride] * shape[f];
+    }
+}
+
+/* A row whose phase and frequencies are the same bits as the last row's shape was made from
+ * takes that shape; depth and offset are its own. */
 static int lfo_process(void *opaque, const AmpProcessArgs *args)
 {
     LfoState *state = (LfoState *)opaque;
@@ -79,24 +145,21 @@ static int lfo_process(void *opaque, const AmpProcessArgs *args)
     const AmpParamView *depth = &args->params[LFO_PARAM_DEPTH];
     const AmpParamView *offset = &args->params[LFO_PARAM_OFFSET];
     const double inv_sr = 1.0 / args->sample_rate;
-    const int waveform = state->waveform;
+    const int32_t frames = args->frames;
+    int32_t made = -1;   /* the row the shape in ph was made for */
+    double made_from = 0.0; /* its phase before the block */
+    double made_to = 0.0;   /* and after */
     for (int32_t b = 0; b < args->batch; ++b) {
-        double p = state->phase[b];
-        double *y = amp_signal_row(out, b, 0);
-        const double *fq = amp_param_row(freq, b, 0);
-        const double *dp = amp_param_row(depth, b, 0);
-        const double *of = amp_param_row(offset, b, 0);
-        for (int32_t f = 0; f < args->frames; ++f) {
-            y[f] = of[f * offset->stride_frame] + dp[f * depth->stride_frame] * lfo_shape(waveform, p);
-            double inc = fq[f * freq->stride_frame] * inv_sr;
-            inc = inc == inc ? inc : 0.0;
-            p += inc;
-            if (p >= 1.0 || p < 0.0) {
-                p -= floor(p);
-                p = p < 1.0 ? p : 0.0;
-            }
+        const double p = state->phase[b];
+        if (made < 0 || !AMP_ROWS_SAME(p, made_from) || !amp_rows_same_param(freq, made, b, 0, frames)) {
+            made_to = lfo_phases(p, amp_param_row(freq, b, 0), freq->stride_frame, inv_sr, state->ph, frames);
+            lfo_shapes(state->waveform, state->ph, frames);
+            made = b;
+            made_from = p;
         }
-        state->phase[b] = p;
+        state->phase[b] = made_to;
+        lfo_scale(amp_signal_row(out, b, 0), state->ph, amp_param_row(offset, b, 0), offset->stride_frame,
+                  amp_param_row(depth, b, 0), depth->stride_frame, frames);
     }
     return AMP_NODE_OK;
 }
@@ -111,6 +174,7 @@ static void lfo_destroy(void *opaque)
     LfoState *state = (LfoState *)opaque;
     if (state != NULL) {
         free(state->phase);
+        free(state->ph);
         free(state);
     }
 }
