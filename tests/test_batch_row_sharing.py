@@ -228,3 +228,165 @@ def test_instrument_rows_with_their_own_notes():
     assert_rows_differ(audio[:, :, 1300:], 0, 8)
     assert np.array_equal(audio[1, :, :2200], audio[5, :, :2200])  # rows 1 and 5 only by the second note
     assert_rows_differ(audio[:, :, 2200:], 1, 5)
+
+
+# ----- lfo, pan -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("waveform", ["sine", "triangle", "saw", "square"])
+def test_lfo_rows(waveform):
+    g = amp.AudioGraph(SR)
+    g.add_node("dut", "lfo", waveform=waveform, freq=3.0, depth=0.5, offset=0.1)
+    detour = step_curve([(0, 30.0), (900, 45.0), (1700, 30.0)])
+    freqs = [30.0, 30.0, detour, 30.0, 60.0]
+    depths = [0.5, 0.25, 0.5, 0.5, 0.5]
+    offsets = [0.1, 0.1, 0.1, -0.3, 0.1]
+    rows = [{"dut": {"freq": np.broadcast_to(fq, (F,)).copy(), "depth": d, "offset": o}}
+            for fq, d, o in zip(freqs, depths, offsets)]
+    audio = check_rows(g, [(F, rows)])
+    assert np.array_equal(audio[0, :, :900], audio[2, :, :900])
+    assert_rows_differ(audio[:, :, 1700:], 0, 2)
+    assert_rows_differ(audio, 0, 1)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_pan_rows(channels):
+    g = amp.AudioGraph(SR)
+    g.add_node("src", "constant", value=0.0, channels=channels)
+    g.add_node("mover", "lfo", waveform="triangle", freq=2.0, depth=0.6, offset=0.0)
+    g.add_node("dut", "pan", pan=0.0)
+    g.connect("src", "dut")
+    g.modulate("mover", "dut", "pan")
+    t = np.arange(F) / SR
+    rows = []
+    for k in range(6):
+        signal = np.stack([np.sin(2 * np.pi * (200.0 + 50.0 * c + (30.0 if k == 4 else 0.0)) * t)
+                           for c in range(channels)])
+        rows.append({"src": {"value": signal}, "mover": {"freq": 7.0 if k == 2 else 2.0},
+                     "dut": {"pan": -0.2 if k == 3 else 0.0}})
+    audio = check_rows(g, [(F, rows)])
+    assert np.array_equal(audio[0], audio[1])
+    for k in (2, 3, 4):
+        assert_rows_differ(audio, 0, k)
+
+
+# ----- pitch_quantizer ----------------------------------------------------------------------------
+
+def test_pitch_quantizer_rows():
+    g = amp.AudioGraph(SR)
+    g.add_node("dut", "pitch_quantizer", pitch=220.0, grid=100.0, root=440.0, slew=0.01)
+    g.add_node("bend", "constant", value=0.0)
+    g.connect("bend", "dut")
+    g.set_sink("dut")
+    rows = []
+    for k in range(5):
+        pitch = step_curve([(0, 220.0), (1000, 300.0)] + ([(1500, 500.0)] if k == 2 else []) + [(2000, 300.0)])
+        bend = np.zeros(F)
+        if k == 3:
+            bend[2500:] = 7.0
+        rows.append({"dut": {"pitch": pitch, "slew": 0.02 if k == 4 else 0.01}, "bend": {"value": bend}})
+    audio = check_rows(g, [(F, rows)])
+    assert np.array_equal(audio[0], audio[1])
+    assert np.array_equal(audio[0, :, :1500], audio[2, :, :1500])
+    for k in (2, 3, 4):
+        assert_rows_differ(audio, 0, k)
+
+
+# ----- subharmonic, safety: rows side by side in vectors -----------------------------------------
+
+def stereo_rows(batch: int, seed: int) -> list[np.ndarray]:
+    """A stereo signal per row: tones of their own plus a little noise."""
+    t = np.arange(F) / SR
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(batch):
+        left = 0.6 * np.sin(2 * np.pi * (90.0 + 13.0 * k) * t) + 0.05 * rng.standard_normal(F)
+        right = 0.5 * np.sin(2 * np.pi * (140.0 + 7.0 * k) * t + 0.3 * k)
+        out.append(np.stack([left, right]))
+    return out
+
+
+@pytest.mark.parametrize("batch", [1, 3, 5, 7, 9, 12])
+def test_subharmonic_rows(batch):
+    g = amp.AudioGraph(SR)
+    g.add_node("src", "constant", value=0.0, channels=2)
+    g.add_node("dut", "subharmonic", band_low=40.0, band_high=500.0, div2=0.4, div4=0.2, dry=0.7)
+    g.connect("src", "dut")
+    signals = stereo_rows(batch, 7)
+    signals[batch // 2][0, 400] = 3.0e11  # far out of the band filter's usual range
+    if batch > 2:
+        signals[1] = signals[0].copy()  # two identical rows
+    t = np.arange(F) / SR
+    rows = []
+    for k in range(batch):
+        rows.append({"src": {"value": signals[k]},
+                     "dut": {"div2": 0.4 + 0.05 * (k % 3), "dry": 0.7,
+                             "hysteresis": 0.1 + 0.05 * np.sin(2 * np.pi * (1.0 + k) * t),
+                             "band_low": 55.0 if k == 5 else 40.0}})
+    audio = check_rows(g, [(F, rows)])
+    assert np.all(np.isfinite(audio))
+    if batch > 2:
+        assert_rows_differ(audio, 0, 2)
+
+
+def test_subharmonic_rows_with_moving_settings():
+    """A band edge moving at audio rate: no two rows share settings, each runs on its own."""
+    g = amp.AudioGraph(SR)
+    g.add_node("src", "constant", value=0.0, channels=2)
+    g.add_node("dut", "subharmonic", band_low=40.0, band_high=500.0)
+    g.connect("src", "dut")
+    signals = stereo_rows(6, 8)
+    t = np.arange(F) / SR
+    rows = [{"src": {"value": signals[k]}, "dut": {"band_high": 400.0 + 100.0 * np.sin(2 * np.pi * 3.0 * t)}}
+            for k in range(6)]
+    check_rows(g, [(F, rows)])
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5, 8])
+def test_safety_rows(batch):
+    g = amp.AudioGraph(SR)
+    g.add_node("src", "constant", value=0.0, channels=2)
+    g.add_node("dut", "safety", dc_cutoff=10.0, ceiling=1.0, knee=0.9)
+    g.connect("src", "dut")
+    signals = [2.0 * s + 0.3 for s in stereo_rows(batch, 9)]  # past the knee, with DC
+    signals[0][0, 100] = 5.0e11  # past the guard's limit of 1e9
+    signals[batch - 1][1, 200] = -2.0e9
+    quiet = stereo_rows(1, 10)[0] * 0.1
+    if batch > 2:
+        signals[2] = quiet  # a row that never reaches the knee
+    rows = [{"src": {"value": signals[k]}, "dut": {"dc_cutoff": 25.0 if k == 4 else 10.0}} for k in range(batch)]
+    audio = check_rows(g, [(F, rows)])
+    assert np.all(np.abs(audio) <= 1.0)
+
+
+def test_safety_rows_with_a_moving_ceiling():
+    g = amp.AudioGraph(SR)
+    g.add_node("src", "constant", value=0.0, channels=2)
+    g.add_node("dut", "safety", dc_cutoff=0.0, ceiling=1.0, knee=0.5)
+    g.connect("src", "dut")
+    signals = stereo_rows(5, 11)
+    t = np.arange(F) / SR
+    rows = [{"src": {"value": signals[k]}, "dut": {"ceiling": 0.6 + 0.3 * np.sin(2 * np.pi * 2.0 * t)}}
+            for k in range(5)]
+    check_rows(g, [(F, rows)])
+
+
+# ----- envelope -----------------------------------------------------------------------------------
+
+def test_envelope_rows():
+    g = amp.AudioGraph(SR)
+    for name in ("trigger", "gate", "velocity"):
+        g.add_node(name, "constant", value=0.0)
+    g.add_node("dut", "envelope", attack=0.01, hold=0.005, decay=0.03, sustain=0.5, release=0.04, curve=3.0)
+    for name in ("trigger", "gate", "velocity"):
+        g.connect(name, "dut", input=name)
+    rows = []
+    for k in range(7):
+        gate = step_curve([(0, 1.0), (2000 if k == 3 else 1600, 0.0)])
+        trigger = step_curve([(0, 1.0), (40, 0.0)] + ([(1200, 1.0), (1240, 0.0)] if k == 4 else []))
+        rows.append({"trigger": {"value": trigger}, "gate": {"value": gate}, "velocity": {"value": 0.8},
+                     "dut": {"decay": 0.06 if k == 1 else 0.03, "curve": 0.0 if k == 2 else 3.0,
+                             "release": 0.08 if k == 5 else 0.04}})
+    audio = check_rows(g, [(F, rows)])
+    assert np.array_equal(audio[0], audio[6])
+    for k in range(1, 6):
+        assert_rows_differ(audio, 0, k)
