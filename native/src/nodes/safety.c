@@ -19,6 +19,7 @@
 #endif
 
 #include "../amp_node.h"
+#include "../dsp/lanes4.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -156,29 +157,12 @@ static int safety_shared_settings(const AmpProcessArgs *args, int32_t r, int32_t
     return 1;
 }
 
-/* The vector helpers are always inlined, so no vector crosses a call (GCC warns that such a call's
- * ABI would depend on AVX). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-typedef double SafetyV __attribute__((vector_size(32)));
-typedef int64_t SafetyM __attribute__((vector_size(32)));
-
+/* Four rows side by side (dsp/lanes4.h): lane k is row r + k, every operation safety_row makes. */
 typedef struct SafetyLanes {
-    SafetyV x1, y1;
+    AmpV4 x1, y1;
     const double *x[4];
     double *y[4];
 } SafetyLanes;
-
-static inline __attribute__((always_inline)) SafetyV safety_v(double x)
-{
-    return (SafetyV){x, x, x, x};
-}
-
-static inline __attribute__((always_inline)) SafetyV safety_select(SafetyM mask, SafetyV a, SafetyV b)
-{
-    return (SafetyV)(((SafetyM)a & mask) | ((SafetyM)b & ~mask));
-}
 
 static void safety_lanes_load(const SafetyState *state, const AmpProcessArgs *args, int32_t r, SafetyLanes *L)
 {
@@ -202,53 +186,63 @@ static void safety_lanes_store(SafetyState *state, int32_t r, const SafetyLanes 
     }
 }
 
-/* Sample f of four rows through the guard and the DC blocker (dc: whether it is on), unclipped. */
-static inline __attribute__((always_inline)) void safety_lanes_step(SafetyLanes *L, SafetyV g, SafetyV r, int dc,
-                                                                    int32_t f)
+/* One sample of four rows through the guard and the DC blocker (dc: whether it is on), unclipped. */
+static inline __attribute__((always_inline)) AmpV4 safety_lanes_step(SafetyLanes *L, AmpV4 g, AmpV4 r, int dc,
+                                                                     AmpV4 x)
 {
-    const SafetyV zero = safety_v(0.0);
-    const SafetyV limit = safety_v(SAFETY_LIMIT);
-    SafetyV v = (SafetyV){L->x[0][f], L->x[1][f], L->x[2][f], L->x[3][f]};
-    v = safety_select((v - v) == zero, v, zero); /* finite: v - v is 0, else NaN */
-    v = safety_select(v > limit, limit, v);
-    v = safety_select(v < -limit, -limit, v);
-    SafetyV w = v;
+    const AmpV4 limit = amp_v4(SAFETY_LIMIT);
+    AmpV4 v = amp_v4_select(amp_v4_finite(x), x, amp_v4(0.0));
+    v = amp_v4_select(v > limit, limit, v);
+    v = amp_v4_select(v < -limit, -limit, v);
+    AmpV4 w = v;
     if (dc) {
         w = g * (v - L->x1) + r * L->y1;
     }
     L->x1 = v;
     L->y1 = w;
-    for (int k = 0; k < 4; ++k) {
-        L->y[k][f] = w[k];
-    }
+    return w;
 }
 
-/* Rows r .. r + 4 * groups - 1 (groups 1 or 2, two chains in flight at once), then their clip. */
+/* Rows r .. r + 4 * groups - 1 (groups 1 or 2: two chains in flight at once), then their clip. */
 AMP_VECTOR_CLONES static void safety_lanes(SafetyState *state, const AmpProcessArgs *args, int32_t r, int groups)
 {
     const AmpSignal *out = &args->outputs[0];
     const int32_t b = r / out->channels;
     const int32_t c = r % out->channels;
     safety_coefficients(state, amp_param_row(&args->params[SAFETY_PARAM_DC_CUTOFF], b, c)[0], args->sample_rate);
-    const SafetyV g = safety_v(state->g);
-    const SafetyV rv = safety_v(state->r);
+    const AmpV4 g = amp_v4(state->g);
+    const AmpV4 rv = amp_v4(state->r);
     const int dc = state->r < 1.0;
-    SafetyLanes first;
-    SafetyLanes second;
-    safety_lanes_load(state, args, r, &first);
-    if (groups == 2) {
-        safety_lanes_load(state, args, r + 4, &second);
-        for (int32_t f = 0; f < args->frames; ++f) {
-            safety_lanes_step(&first, g, rv, dc, f);
-            safety_lanes_step(&second, g, rv, dc, f);
+    SafetyLanes lanes[2];
+    for (int k = 0; k < groups; ++k) {
+        safety_lanes_load(state, args, r + 4 * k, &lanes[k]);
+    }
+    int32_t f = 0;
+    for (; f + 4 <= args->frames; f += 4) {
+        AmpV4 t[2][4];
+        for (int k = 0; k < groups; ++k) {
+            amp_v4_load_tile(lanes[k].x, f, t[k]);
         }
-        safety_lanes_store(state, r + 4, &second);
-    } else {
-        for (int32_t f = 0; f < args->frames; ++f) {
-            safety_lanes_step(&first, g, rv, dc, f);
+        for (int j = 0; j < 4; ++j) {
+            for (int k = 0; k < groups; ++k) {
+                t[k][j] = safety_lanes_step(&lanes[k], g, rv, dc, t[k][j]);
+            }
+        }
+        for (int k = 0; k < groups; ++k) {
+            amp_v4_store_tile(lanes[k].y, f, t[k]);
         }
     }
-    safety_lanes_store(state, r, &first);
+    for (; f < args->frames; ++f) {
+        for (int k = 0; k < groups; ++k) {
+            const AmpV4 w = safety_lanes_step(&lanes[k], g, rv, dc, amp_v4_gather(lanes[k].x, f));
+            for (int j = 0; j < 4; ++j) {
+                lanes[k].y[j][f] = w[j];
+            }
+        }
+    }
+    for (int k = 0; k < groups; ++k) {
+        safety_lanes_store(state, r + 4 * k, &lanes[k]);
+    }
     const double ce = amp_param_row(&args->params[SAFETY_PARAM_CEILING], b, c)[0];
     const double kn = amp_param_row(&args->params[SAFETY_PARAM_KNEE], b, c)[0];
     /* safety_clip passes |v| <= t unchanged: only rows with a sample above t need it. */
@@ -257,12 +251,12 @@ AMP_VECTOR_CLONES static void safety_lanes(SafetyState *state, const AmpProcessA
     for (int32_t k = 0; k < 4 * groups; ++k) {
         double *y = amp_signal_row(out, (r + k) / out->channels, (r + k) % out->channels);
         int64_t over = 0;
-        for (int32_t f = 0; f < args->frames; ++f) {
-            over |= fabs(y[f]) <= t ? 0 : 1;
+        for (int32_t i = 0; i < args->frames; ++i) {
+            over |= fabs(y[i]) <= t ? 0 : 1;
         }
         if (over) {
-            for (int32_t f = 0; f < args->frames; ++f) {
-                y[f] = safety_clip(y[f], ce, kn);
+            for (int32_t i = 0; i < args->frames; ++i) {
+                y[i] = safety_clip(y[i], ce, kn);
             }
         }
     }

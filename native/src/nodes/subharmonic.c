@@ -25,6 +25,7 @@
 #endif
 
 #include "../amp_node.h"
+#include "../dsp/lanes4.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -207,35 +208,18 @@ static int sub_shared_settings(const AmpProcessArgs *args, int32_t r, int32_t n)
     return 1;
 }
 
-/* Four rows side by side: lane k is row r + k, every operation the one sub_row makes. The helpers
- * taking or returning vectors are always inlined, so no vector crosses a call (GCC warns that such
- * a call's ABI would depend on AVX). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-typedef double SubV __attribute__((vector_size(32)));
-typedef int64_t SubM __attribute__((vector_size(32)));
-
+/* Four rows side by side (dsp/lanes4.h): lane k is row r + k, every operation the one sub_row makes. */
 typedef struct SubLanes {
-    SubV hp1, hp2, lp1, lp2, out1, out2, env, schmitt, q2, q4;
+    AmpV4 hp1, hp2, lp1, lp2, out1, out2, env, schmitt, q2, q4;
     const double *x[4];
     double *y[4];
     const double *hyst[4], *div2[4], *div4[4], *dry[4];
 } SubLanes;
 
-typedef struct SubStrides {
-    ptrdiff_t hyst, div2, div4, dry;
-} SubStrides;
-
-static inline __attribute__((always_inline)) SubV sub_v(double x)
-{
-    return (SubV){x, x, x, x};
-}
-
-static inline __attribute__((always_inline)) SubV sub_select(SubM mask, SubV a, SubV b)
-{
-    return (SubV)(((SubM)a & mask) | ((SubM)b & ~mask));
-}
+/* The per-sample parameters of four rows at one sample. */
+typedef struct SubMix {
+    AmpV4 hyst, div2, div4, dry;
+} SubMix;
 
 static void sub_lanes_load(SubState *state, const AmpProcessArgs *args, int32_t r, SubLanes *L)
 {
@@ -282,45 +266,66 @@ static void sub_lanes_store(SubState *state, int32_t r, const SubLanes *L)
     }
 }
 
-static inline __attribute__((always_inline)) SubV sub_gather(const double *const *rows, ptrdiff_t at)
+static inline __attribute__((always_inline)) SubMix sub_mix_at(const SubLanes *L, const AmpProcessArgs *args,
+                                                               int32_t f)
 {
-    return (SubV){rows[0][at], rows[1][at], rows[2][at], rows[3][at]};
+    const AmpParamView *pv = args->params;
+    return (SubMix){amp_v4_gather(L->hyst, f * pv[SUB_PARAM_HYSTERESIS].stride_frame),
+                    amp_v4_gather(L->div2, f * pv[SUB_PARAM_DIV2].stride_frame),
+                    amp_v4_gather(L->div4, f * pv[SUB_PARAM_DIV4].stride_frame),
+                    amp_v4_gather(L->dry, f * pv[SUB_PARAM_DRY].stride_frame)};
 }
 
-static inline __attribute__((always_inline)) SubV sub_biquad_v(const SubBiquad *q, SubV x, SubV *s1, SubV *s2)
+static inline __attribute__((always_inline)) AmpV4 sub_biquad_v(const SubBiquad *q, AmpV4 x, AmpV4 *s1, AmpV4 *s2)
 {
-    const SubV y = sub_v(q->b0) * x + *s1;
-    *s1 = sub_v(q->b1) * x - sub_v(q->a1) * y + *s2;
-    *s2 = sub_v(q->b2) * x - sub_v(q->a2) * y;
+    const AmpV4 y = amp_v4(q->b0) * x + *s1;
+    *s1 = amp_v4(q->b1) * x - amp_v4(q->a1) * y + *s2;
+    *s2 = amp_v4(q->b2) * x - amp_v4(q->a2) * y;
     return y;
 }
 
-static inline __attribute__((always_inline)) void sub_lanes_step(const SubState *state, SubLanes *L,
-                                                                 const SubStrides *st, int32_t f)
+/* One sample of four rows: input x, output returned. */
+static inline __attribute__((always_inline)) AmpV4 sub_lanes_step(const SubState *state, SubLanes *L,
+                                                                  const SubMix *m, AmpV4 x)
 {
-    const SubV zero = sub_v(0.0);
-    const SubV one = sub_v(1.0);
-    SubV v = (SubV){L->x[0][f], L->x[1][f], L->x[2][f], L->x[3][f]};
-    v = sub_select((v - v) == zero, v, zero); /* finite: v - v is 0, else NaN */
-    SubV band = sub_biquad_v(&state->band_hp, v, &L->hp1, &L->hp2);
+    const AmpV4 zero = amp_v4(0.0);
+    const AmpV4 one = amp_v4(1.0);
+    const AmpV4 v = amp_v4_select(amp_v4_finite(x), x, zero);
+    AmpV4 band = sub_biquad_v(&state->band_hp, v, &L->hp1, &L->hp2);
     band = sub_biquad_v(&state->band_lp, band, &L->lp1, &L->lp2);
-    const SubV rect = (SubV)((SubM)band & (SubM){INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX}) * sub_v(0.5 * kPi);
-    L->env += sub_v(state->follow_coef) * (rect - L->env);
-    const SubV threshold = sub_gather(L->hyst, f * st->hyst) * L->env;
-    const SubM up = (L->schmitt < zero) & (band > threshold) & (band > zero);
-    const SubM down = ~up & (L->schmitt > zero) & (band < -threshold) & (band < zero);
-    L->schmitt = sub_select(up, one, sub_select(down, -one, L->schmitt));
-    L->q2 = sub_select(up, -L->q2, L->q2);
-    L->q4 = sub_select(up & (L->q2 > zero), -L->q4, L->q4);
-    const SubV sub = L->env * (sub_gather(L->div2, f * st->div2) * L->q2 + sub_gather(L->div4, f * st->div4) * L->q4);
-    const SubV shaped = sub_biquad_v(&state->out_hp, sub, &L->out1, &L->out2);
-    const SubV y = sub_gather(L->dry, f * st->dry) * v + shaped;
-    for (int k = 0; k < 4; ++k) {
-        L->y[k][f] = y[k];
+    const AmpV4 rect = amp_v4_abs(band) * amp_v4(0.5 * kPi);
+    L->env += amp_v4(state->follow_coef) * (rect - L->env);
+    const AmpV4 threshold = m->hyst * L->env;
+    const AmpM4 up = (L->schmitt < zero) & (band > threshold) & (band > zero);
+    const AmpM4 down = ~up & (L->schmitt > zero) & (band < -threshold) & (band < zero);
+    L->schmitt = amp_v4_select(up, one, amp_v4_select(down, -one, L->schmitt));
+    L->q2 = amp_v4_select(up, -L->q2, L->q2);
+    L->q4 = amp_v4_select(up & (L->q2 > zero), -L->q4, L->q4);
+    const AmpV4 sub = L->env * (m->div2 * L->q2 + m->div4 * L->q4);
+    const AmpV4 shaped = sub_biquad_v(&state->out_hp, sub, &L->out1, &L->out2);
+    return m->dry * v + shaped;
+}
+
+/* Four samples of the rows of `lanes` (one or two groups of four) from frame f, parameters m: the
+ * groups' steps alternate, so that their chains are in flight together. */
+static inline __attribute__((always_inline)) void sub_lanes_tile(const SubState *state, SubLanes *lanes, int groups,
+                                                                 const SubMix *m, int32_t f)
+{
+    AmpV4 t[2][4];
+    for (int g = 0; g < groups; ++g) {
+        amp_v4_load_tile(lanes[g].x, f, t[g]);
+    }
+    for (int j = 0; j < 4; ++j) {
+        for (int g = 0; g < groups; ++g) {
+            t[g][j] = sub_lanes_step(state, &lanes[g], &m[g], t[g][j]);
+        }
+    }
+    for (int g = 0; g < groups; ++g) {
+        amp_v4_store_tile(lanes[g].y, f, t[g]);
     }
 }
 
-/* Rows r .. r + 4 * groups - 1 (groups 1 or 2, two chains in flight at once). */
+/* Rows r .. r + 4 * groups - 1 (groups 1 or 2: two chains in flight at once). */
 AMP_VECTOR_CLONES static void sub_lanes(SubState *state, const AmpProcessArgs *args, int32_t r, int groups)
 {
     const AmpSignal *out = &args->outputs[0];
@@ -330,24 +335,40 @@ AMP_VECTOR_CLONES static void sub_lanes(SubState *state, const AmpProcessArgs *a
     sub_coefficients(state, amp_param_row(&pv[SUB_PARAM_BAND_LOW], b, c)[0],
                      amp_param_row(&pv[SUB_PARAM_BAND_HIGH], b, c)[0], amp_param_row(&pv[SUB_PARAM_HIGHPASS], b, c)[0],
                      amp_param_row(&pv[SUB_PARAM_FOLLOW], b, c)[0], args->sample_rate);
-    const SubStrides st = {pv[SUB_PARAM_HYSTERESIS].stride_frame, pv[SUB_PARAM_DIV2].stride_frame,
-                           pv[SUB_PARAM_DIV4].stride_frame, pv[SUB_PARAM_DRY].stride_frame};
-    SubLanes first;
-    SubLanes second;
-    sub_lanes_load(state, args, r, &first);
-    if (groups == 2) {
-        sub_lanes_load(state, args, r + 4, &second);
-        for (int32_t f = 0; f < args->frames; ++f) {
-            sub_lanes_step(state, &first, &st, f);
-            sub_lanes_step(state, &second, &st, f);
+    SubLanes lanes[2];
+    for (int g = 0; g < groups; ++g) {
+        sub_lanes_load(state, args, r + 4 * g, &lanes[g]);
+    }
+    const int steady = pv[SUB_PARAM_HYSTERESIS].stride_frame == 0 && pv[SUB_PARAM_DIV2].stride_frame == 0 &&
+                       pv[SUB_PARAM_DIV4].stride_frame == 0 && pv[SUB_PARAM_DRY].stride_frame == 0;
+    int32_t f = 0;
+    if (steady) {
+        SubMix m[2];
+        for (int g = 0; g < groups; ++g) {
+            m[g] = sub_mix_at(&lanes[g], args, 0);
         }
-        sub_lanes_store(state, r + 4, &second);
-    } else {
-        for (int32_t f = 0; f < args->frames; ++f) {
-            sub_lanes_step(state, &first, &st, f);
+        if (groups == 2) {
+            for (; f + 4 <= args->frames; f += 4) {
+                sub_lanes_tile(state, lanes, 2, m, f);
+            }
+        } else {
+            for (; f + 4 <= args->frames; f += 4) {
+                sub_lanes_tile(state, lanes, 1, m, f);
+            }
         }
     }
-    sub_lanes_store(state, r, &first);
+    for (; f < args->frames; ++f) {
+        for (int g = 0; g < groups; ++g) {
+            const SubMix m = sub_mix_at(&lanes[g], args, f);
+            const AmpV4 y = sub_lanes_step(state, &lanes[g], &m, amp_v4_gather(lanes[g].x, f));
+            for (int k = 0; k < 4; ++k) {
+                lanes[g].y[k][f] = y[k];
+            }
+        }
+    }
+    for (int g = 0; g < groups; ++g) {
+        sub_lanes_store(state, r + 4 * g, &lanes[g]);
+    }
 }
 
 static int sub_process(void *opaque, const AmpProcessArgs *args)
