@@ -132,8 +132,16 @@ class DatasetSpec:
 
         config = dict(self.patch)
         config["sample_rate"] = self.sample_rate
+        # Checking the patch against its schema takes longer than rendering a short item; a
+        # worker builds the graph once per shard, from a patch already checked when the spec
+        # was made, so a patch that has not changed since it was last checked is not checked again.
+        checked = json.dumps(config, sort_keys=True, default=repr)
         try:
-            return AudioGraph.from_config(config)
+            if checked == getattr(self, "_checked_patch", None):
+                return AudioGraph._from_valid_config(config)
+            graph = AudioGraph.from_config(config)
+            self._checked_patch = checked
+            return graph
         except AmpError as exc:
             raise SpecError(f"dataset spec: patch: {exc}") from None
         except (TypeError, AttributeError, KeyError) as exc:  # a patch whose parts have the wrong shape
