@@ -237,15 +237,26 @@ def test_lfo_rows(waveform):
     g = amp.AudioGraph(SR)
     g.add_node("dut", "lfo", waveform=waveform, freq=3.0, depth=0.5, offset=0.1)
     detour = step_curve([(0, 30.0), (900, 45.0), (1700, 30.0)])
-    freqs = [30.0, 30.0, detour, 30.0, 60.0]
-    depths = [0.5, 0.25, 0.5, 0.5, 0.5]
-    offsets = [0.1, 0.1, 0.1, -0.3, 0.1]
-    rows = [{"dut": {"freq": np.broadcast_to(fq, (F,)).copy(), "depth": d, "offset": o}}
-            for fq, d, o in zip(freqs, depths, offsets)]
-    audio = check_rows(g, [(F, rows)])
-    assert np.array_equal(audio[0, :, :900], audio[2, :, :900])
-    assert_rows_differ(audio[:, :, 1700:], 0, 2)
-    assert_rows_differ(audio, 0, 1)
+    sweep = 50.0 + 20.0 * np.sin(np.arange(F) / 300.0)
+    # Rows 0, 2, 3, 4 and 6 have shapes of their own (four of them are made side by side), rows 1
+    # and 5 take row 0's, row 8 row 4's; row 7 runs backwards.
+    freqs = [30.0, 30.0, detour, 45.0, 60.0, 30.0, sweep, -40.0, 60.0]
+    depths = [0.5, 0.25, 0.5, 0.5, 0.5, 0.5, 0.3, 0.5, 0.2]
+    offsets = [0.1, 0.1, 0.1, -0.3, 0.1, -0.2, 0.1, 0.1, 0.1]
+    for batch in (len(freqs), 5, 4):
+        rows = [{"dut": {"freq": np.broadcast_to(fq, (F,)).copy(), "depth": d, "offset": o}}
+                for fq, d, o in list(zip(freqs, depths, offsets))[:batch]]
+        audio = check_rows(g, [(F, rows)], threads=(1,))
+        assert np.array_equal(audio[0, :, :900], audio[2, :, :900])
+        assert_rows_differ(audio[:, :, 1700:], 0, 2)
+        assert_rows_differ(audio, 0, 1)
+
+
+def test_lfo_rows_with_steady_frequencies():
+    g = amp.AudioGraph(SR)
+    g.add_node("dut", "lfo", waveform="sine", freq=3.0, depth=0.5, offset=0.1)
+    rows = [{"dut": {"freq": fq, "depth": 0.5}} for fq in (7.0, 7.0, 11.0, 13.0, 17.0, 19.0, 7.0)]
+    check_rows(g, [(1000, rows), (2000, [dict(r, dut={"freq": 7.0, "depth": 0.5}) for r in rows])])
 
 
 @pytest.mark.parametrize("channels", [1, 2])
