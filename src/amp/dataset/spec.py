@@ -21,6 +21,10 @@ __all__ = ["DatasetSpec", "EventSpec", "load_spec_file"]
 
 DEFAULT_BLOCK_FRAMES = 512
 
+# Patches (as canonical JSON, sample rate included) that passed the schema check in this process.
+_CHECKED_PATCHES: set[str] = set()
+_CHECKED_PATCHES_KEPT = 32
+
 
 @dataclass(frozen=True)
 class EventSpec:
@@ -132,15 +136,17 @@ class DatasetSpec:
 
         config = dict(self.patch)
         config["sample_rate"] = self.sample_rate
-        # Checking the patch against its schema takes longer than rendering a short item; a
-        # worker builds the graph once per shard, from a patch already checked when the spec
-        # was made, so a patch that has not changed since it was last checked is not checked again.
+        # Checking a patch against its schema takes about as long as rendering a shard's first
+        # item, and a worker would check the same patch two or three times per shard: a patch
+        # this process has checked already (the same JSON) is not checked again.
         checked = json.dumps(config, sort_keys=True, default=repr)
         try:
-            if checked == getattr(self, "_checked_patch", None):
+            if checked in _CHECKED_PATCHES:
                 return AudioGraph._from_valid_config(config)
             graph = AudioGraph.from_config(config)
-            self._checked_patch = checked
+            if len(_CHECKED_PATCHES) >= _CHECKED_PATCHES_KEPT:
+                _CHECKED_PATCHES.clear()
+            _CHECKED_PATCHES.add(checked)
             return graph
         except AmpError as exc:
             raise SpecError(f"dataset spec: patch: {exc}") from None
