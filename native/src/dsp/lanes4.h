@@ -10,17 +10,25 @@
  * per row, then a 4x4 transpose in registers gives four vectors of one sample each.
  *
  * Every helper is always inlined: no vector crosses a call, whose ABI would depend on AVX (GCC's
- * -Wpsabi notes it; silenced here for the including file). */
+ * -Wpsabi notes it; silenced here for the including file). clang refuses even an inlined call that
+ * passes a 32-byte vector in code built without AVX, so there AMP_LANES4 is 0 and nodes run their
+ * rows one at a time, which gives the same bits. */
 #ifndef AMP_DSP_LANES4_H
 #define AMP_DSP_LANES4_H
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define AMP_LANES4 1
+#else
+#define AMP_LANES4 0
+#endif
+
+#if AMP_LANES4
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 
 typedef double AmpV4 __attribute__((vector_size(32)));
 typedef int64_t AmpM4 __attribute__((vector_size(32)));
@@ -68,11 +76,7 @@ AMP_V4_INLINE AmpV4 amp_v4_gather(const double *const *rows, ptrdiff_t at)
     return (AmpV4){rows[0][at], rows[1][at], rows[2][at], rows[3][at]};
 }
 
-#if defined(__clang__)
-#define AMP_V4_SHUFFLE(a, b, i, j, k, l) __builtin_shufflevector((a), (b), i, j, k, l)
-#else
 #define AMP_V4_SHUFFLE(a, b, i, j, k, l) __builtin_shuffle((a), (b), (AmpM4){i, j, k, l})
-#endif
 
 /* The 4x4 transpose: on entry v[k] holds four samples of row k, on return v[j] holds sample j of
  * the four rows (and the other way round: it is its own inverse). */
@@ -105,5 +109,7 @@ AMP_V4_INLINE void amp_v4_store_tile(double *const *rows, int32_t f, AmpV4 v[4])
         amp_v4_store(rows[k] + f, v[k]);
     }
 }
+
+#endif /* AMP_LANES4 */
 
 #endif

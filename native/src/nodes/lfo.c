@@ -130,6 +130,7 @@ AMP_VECTOR_CLONES static void lfo_shapes(int waveform, double *ph, int32_t frame
     }
 }
 
+#if AMP_LANES4
 /* The phases of four rows side by side (dsp/lanes4.h), interleaved into ph (sample f of lane k
  * at 4 f + k): each lane makes exactly lfo_phases' operations, and a phase that wraps (a few
  * times a second) is wrapped lane by lane as there. phase: the lanes' phases before the block,
@@ -162,6 +163,7 @@ AMP_VECTOR_CLONES static void lfo_phases4(double phase[4], const double *const f
     }
     amp_v4_store(phase, p);
 }
+#endif
 
 AMP_VECTOR_CLONES static void lfo_scale(double *restrict y, const double *shape, ptrdiff_t shape_stride,
                                         const double *of, ptrdiff_t of_stride, const double *dp, ptrdiff_t dp_stride,
@@ -233,6 +235,7 @@ static int lfo_process(void *opaque, const AmpProcessArgs *args)
                 rows[n++] = b;
             }
         }
+#if AMP_LANES4
         if (n == 4) {
             const double *fq[4];
             double p[4];
@@ -252,6 +255,7 @@ static int lfo_process(void *opaque, const AmpProcessArgs *args)
             }
             continue;
         }
+#endif
         for (int32_t k = 0; k < n; ++k) {
             const int32_t r = rows[k];
             state->next[r] = lfo_phases(state->phase[r], amp_param_row(freq, r, 0), freq->stride_frame, inv_sr,

@@ -138,6 +138,7 @@ static void safety_row(SafetyState *state, const AmpProcessArgs *args, int32_t r
     state->y1[row] = y1;
 }
 
+#if AMP_LANES4
 /* Whether rows r .. r + n - 1 have the same settings, constant over the block. */
 static int safety_shared_settings(const AmpProcessArgs *args, int32_t r, int32_t n)
 {
@@ -261,12 +262,14 @@ AMP_VECTOR_CLONES static void safety_lanes(SafetyState *state, const AmpProcessA
         }
     }
 }
+#endif
 
 static int safety_process(void *opaque, const AmpProcessArgs *args)
 {
     SafetyState *state = (SafetyState *)opaque;
     const int32_t rows = args->batch * args->outputs[0].channels;
     int32_t r = 0;
+#if AMP_LANES4
     if (args->inputs[0].count > 0) {
         while (r + 4 <= rows) {
             if (r + 8 <= rows && safety_shared_settings(args, r, 8)) {
@@ -281,6 +284,7 @@ static int safety_process(void *opaque, const AmpProcessArgs *args)
             }
         }
     }
+#endif
     for (; r < rows; ++r) {
         safety_row(state, args, r);
     }

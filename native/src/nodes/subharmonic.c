@@ -188,6 +188,7 @@ static void sub_row(SubState *state, const AmpProcessArgs *args, int32_t r)
     }
 }
 
+#if AMP_LANES4
 /* Whether rows r .. r + n - 1 have the same filter settings, constant over the block. */
 static int sub_shared_settings(const AmpProcessArgs *args, int32_t r, int32_t n)
 {
@@ -370,12 +371,14 @@ AMP_VECTOR_CLONES static void sub_lanes(SubState *state, const AmpProcessArgs *a
         sub_lanes_store(state, r + 4 * g, &lanes[g]);
     }
 }
+#endif
 
 static int sub_process(void *opaque, const AmpProcessArgs *args)
 {
     SubState *state = (SubState *)opaque;
     const int32_t rows = args->batch * args->outputs[0].channels;
     int32_t r = 0;
+#if AMP_LANES4
     if (args->inputs[0].count > 0) {
         while (r + 4 <= rows) {
             if (r + 8 <= rows && sub_shared_settings(args, r, 8)) {
@@ -390,6 +393,7 @@ static int sub_process(void *opaque, const AmpProcessArgs *args)
             }
         }
     }
+#endif
     for (; r < rows; ++r) {
         sub_row(state, args, r);
     }
