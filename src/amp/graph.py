@@ -453,6 +453,12 @@ class AudioGraph:
             source = str(config)
             config = patches.load_patch_file(config)
         patches.validate_patch(config, source)
+        return cls._from_valid_config(config)
+
+    @classmethod
+    def _from_valid_config(cls, config: Mapping[str, Any]) -> "AudioGraph":
+        """from_config for a patch already checked against the schema (the catalogue still checks
+        every value as the graph is built)."""
         graph = cls(float(config.get("sample_rate", 48000.0)))
         try:
             for node in config.get("nodes", []):
