@@ -18,26 +18,35 @@ static int mix_create(const AmpNodeSetup *setup, void **out_state)
     return AMP_NODE_OK;
 }
 
-/* Adds the next inputs into row b of the output: up to four at a time, in one pass over the
+/* Adds the next inputs into row b of the output: up to eight at a time, in one pass over the
  * output instead of one pass each, when they are as wide as each other and no wider than the
- * output. Each sample then gets ((((y + a) + b) + c) + d), the very additions one input at a time
- * makes in the same order, because every input adds to each output channel at most once. Returns
- * how many inputs it took. */
+ * output. Each sample then gets ((((y + a) + b) + c) + d) ..., the very additions one input at a
+ * time makes in the same order, because every input adds to each output channel at most once.
+ * Returns how many inputs it took. */
 static inline __attribute__((always_inline)) int32_t add_inputs(const AmpSignal *out, const AmpSignal *src, int32_t available, int32_t b, int32_t frames)
 {
     int32_t group = 1;
     if (src->channels <= out->channels) {
-        while (group < 4 && group < available && src[group].channels == src->channels) {
+        while (group < 8 && group < available && src[group].channels == src->channels) {
             ++group;
         }
     }
-    if (group == 3) {
-        group = 2;
-    }
+    group = group >= 8 ? 8 : group >= 4 ? 4 : group >= 2 ? 2 : 1;
     for (int32_t c = 0; c < src->channels; ++c) {
         double *y = amp_signal_row(out, b, c % out->channels);
         const double *x0 = amp_signal_row(&src[0], b, c);
-        if (group == 4) {
+        if (group == 8) {
+            const double *x1 = amp_signal_row(&src[1], b, c);
+            const double *x2 = amp_signal_row(&src[2], b, c);
+            const double *x3 = amp_signal_row(&src[3], b, c);
+            const double *x4 = amp_signal_row(&src[4], b, c);
+            const double *x5 = amp_signal_row(&src[5], b, c);
+            const double *x6 = amp_signal_row(&src[6], b, c);
+            const double *x7 = amp_signal_row(&src[7], b, c);
+            for (int32_t f = 0; f < frames; ++f) {
+                y[f] = y[f] + x0[f] + x1[f] + x2[f] + x3[f] + x4[f] + x5[f] + x6[f] + x7[f];
+            }
+        } else if (group == 4) {
             const double *x1 = amp_signal_row(&src[1], b, c);
             const double *x2 = amp_signal_row(&src[2], b, c);
             const double *x3 = amp_signal_row(&src[3], b, c);

@@ -126,20 +126,29 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
     args.sample_rate = config_.sample_rate;
     args.block_index = block.block_index;
     args.frame_position = block.block_start;
+    args.message = process.message;
+    args.message_size = sizeof(process.message);
     const bool timing = timing_.load(std::memory_order_relaxed);
+    const bool absorb = process.kind == Process::kAbsorb;
+    const bool emit = process.kind == Process::kEmit;
+    const SignalLink *links = links_.data();
+    const size_t slot = block.slot;
     const Member *end = members_.data() + process.first + process.count;
     for (const Member *member = members_.data() + process.first; member != end; ++member) {
+        // Only values of several slots have links (the rest stay where the build pointed them).
         // emit() reads no input: its producers may not have run yet.
-        const SignalLink *link = links_.data() + member->links + (process.kind == Process::kEmit ? member->input_links : 0);
-        const SignalLink *last = links_.data() + member->links + member->input_links + member->output_links;
-        for (; link != last; ++link) {
-            link->signal->data = link->data + block.slot * link->stride;
+        if (member->input_links + member->output_links != 0) {
+            const SignalLink *link = links + member->links + (emit ? member->input_links : 0);
+            const SignalLink *last = links + member->links + member->input_links + member->output_links;
+            for (; link != last; ++link) {
+                link->signal->data = link->data + slot * link->stride;
+            }
         }
-        NodeInstance &node = nodes_[member->node];
         // Only the last stage of a wide sum reads parameters: the stages of one node may fire
         // different blocks at the same time, and a parameter's curve is kept for one block.
         const bool whole = !member->staged || (member->stage & AMP_STAGE_LAST) != 0;
-        if (process.kind != Process::kAbsorb && whole) {
+        if (member->dynamic_count != 0 && !absorb && whole) {
+            NodeInstance &node = nodes_[member->node];
             for (uint32_t d = member->dynamic; d < member->dynamic + member->dynamic_count; ++d) {
                 const uint32_t p = dynamic_[d];
                 prepare_param(node, member->params[p], p, block);
@@ -148,30 +157,31 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
         args.inputs = member->inputs;
         args.outputs = member->outputs;
         args.params = member->params;
-        args.message = process.message;
-        args.message_size = sizeof(process.message);
         process.message[0] = '\0';
         int status = AMP_NODE_OK;
-        if (process.kind == Process::kAbsorb) {
+        if (absorb) {
             status = member->spec->ops.absorb(member->state, &args);
+        } else if (!timing && !AMP_LOG_ENABLED()) {
+            status = !member->staged ? member->spec->ops.process(member->state, &args)
+                                     : member->spec->ops.accumulate(member->state, &args, member->stage);
         } else {
             const uint64_t started = AMP_LOG_NOW_NS();
             const uint64_t timed = timing ? timing_now_ns() : 0;
             status = !member->staged ? member->spec->ops.process(member->state, &args)
-                                        : member->spec->ops.accumulate(member->state, &args, member->stage);
+                                     : member->spec->ops.accumulate(member->state, &args, member->stage);
             if (timing) {
                 const size_t m = static_cast<size_t>(member - members_.data());
                 member_ns_[m] += timing_now_ns() - timed;
                 member_calls_[m] += whole ? 1 : 0;
             }
-            AMP_LOG_NODE_TIMING(node.desc->name, block.block_index, block.frames, started);
+            AMP_LOG_NODE_TIMING(nodes_[member->node].desc->name, block.block_index, block.frames, started);
         }
         if (status != AMP_NODE_OK) {
             process.failed_node = member->node;
-            process.failed_stage = process.kind == Process::kAbsorb ? "absorb" : "process";
+            process.failed_stage = absorb ? "absorb" : "process";
             return AMP_ERR_RUNTIME;
         }
-        if (member->sink && process.kind != Process::kAbsorb) {
+        if (member->sink && !absorb) {
             copy_to_output(member->outputs[0], block);
         }
     }

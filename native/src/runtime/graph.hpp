@@ -112,7 +112,8 @@ struct Member {
     const AmpNodeSpec *spec = nullptr;
     void *state = nullptr;
     uint32_t node = 0;
-    uint32_t links = 0;          // links_[links .. + input_links + output_links): inputs, then outputs
+    uint32_t links = 0;          // links_[links .. + input_links + output_links): inputs, then outputs,
+                                 // only those of values with several slots
     uint32_t input_links = 0;
     uint32_t output_links = 0;
     uint32_t dynamic = 0;        // dynamic_[dynamic .. + dynamic_count): parameters rebuilt every block

@@ -31,7 +31,7 @@ namespace {
 // between two threads; many enough that a stage's firing costs little beside its additions.
 constexpr int32_t kStageInputs = 8;
 // Fused oscillators per stage of their sum: the stage adds them while they are in the cache.
-constexpr int32_t kLaneChunk = 4;
+constexpr int32_t kLaneChunk = 8;
 constexpr uint32_t kWholePort = UINT32_MAX;
 
 }  // namespace
@@ -418,11 +418,15 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         }
         return index;
     };
+    // A signal points at its value's first slot from here on; only a value of several slots needs a
+    // link, which moves the signal to the block's slot at each firing.
     auto link = [&](uint32_t value) {
         const ValueStore &store = stores_[value];
         AmpSignal &signal = signals_[signals++];
         signal = AmpSignal{store.data, store.channels, config_.max_block_frames};
-        links_[links++] = SignalLink{&signal, store.data, store.slots > 1 ? store.slot_size : 0};
+        if (store.slots > 1) {
+            links_[links++] = SignalLink{&signal, store.data, store.slot_size};
+        }
         return &signal;
     };
     for (const Process &process : processes_) {
@@ -442,8 +446,6 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             member.stage = member_stage[m] >= 0 ? member_stage[m] : process.stage;
             member.sink = node.index == sink_node_ && (!member.staged || (member.stage & AMP_STAGE_LAST) != 0);
             member.links = static_cast<uint32_t>(links);
-            member.input_links = static_cast<uint32_t>(inputs_of(m));
-            member.output_links = static_cast<uint32_t>(node.spec->num_outputs);
             member.inputs = ports_.data() + ports;
             ports += static_cast<size_t>(node.spec->num_inputs);
             const bool part = member_span[m] != kWholePort;  // a stage: its run of the only port's connections
@@ -460,15 +462,18 @@ int32_t Graph::build_network(AmpErrorInfo *error)
                     }
                 }
             }
+            member.input_links = static_cast<uint32_t>(links) - member.links;
             member.outputs = signals_.data() + signals;
             for (int o = 0; o < node.spec->num_outputs; ++o) {
                 link(plan_.value_base[node.index] + static_cast<uint32_t>(o));
             }
+            member.output_links = static_cast<uint32_t>(links) - member.links - member.input_links;
             member.params = views_.data() + views;
             member.dynamic = static_cast<uint32_t>(views);
             views += static_cast<size_t>(node.spec->num_params);
         }
     }
+    links_.resize(links);
     network_.build(waits);
     member_ns_.assign(members_.size(), 0);
     member_calls_.assign(members_.size(), 0);
