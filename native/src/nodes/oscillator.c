@@ -141,10 +141,12 @@ static void osc_scale(double *y, const double *x, const double *am, ptrdiff_t am
     }
 }
 
-static void osc_run_row(OscillatorState *state, const AmpProcessArgs *args, int32_t b, int unit_amp)
+/* The row's pointers are read once, before the kernel runs: after a call through a pointer the
+ * compiler would have to read them again from args for every piece. Inlined, so that a render of
+ * one row (b = 0) computes no row offsets. */
+static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *state, const AmpProcessArgs *args, int32_t b, int unit_amp)
 {
     static const double one = 1.0;
-    const AmpSignal *out = &args->outputs[0];
     const AmpParamView *freq = &args->params[OSC_PARAM_FREQ];
     const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
     const AmpParamView *pw = &args->params[OSC_PARAM_PULSE_WIDTH];
@@ -153,19 +155,29 @@ static void osc_run_row(OscillatorState *state, const AmpProcessArgs *args, int3
     const int wf = state->waveform >= 0 && state->waveform < 4 ? state->waveform : 0;
     const double *fm_row = fm->count > 0 ? amp_signal_row(&fm->signals[0], b, 0) : NULL;
     const double *rs_row = reset->count > 0 ? amp_signal_row(&reset->signals[0], b, 0) : NULL;
-    const int kind = rs_row != NULL ? 2 : (fm_row != NULL || freq->stride_frame != 0 ? 1 : 0);
+    const ptrdiff_t fq_stride = freq->stride_frame;
+    const int kind = rs_row != NULL ? 2 : (fm_row != NULL || fq_stride != 0 ? 1 : 0);
     const ptrdiff_t am_stride = unit_amp ? 0 : amp->stride_frame;
+    const ptrdiff_t pw_stride = pw->stride_frame;
+    const double *fq = amp_param_row(freq, b, 0);
+    const double *am = unit_amp ? &one : amp_param_row(amp, b, 0);
+    const double *pwr = amp_param_row(pw, b, 0);
+    double *y = amp_signal_row(&args->outputs[0], b, 0);
+    AmpOscLane *lane = &state->rows[b];
+    const OscKernel kernel = osc_kernels[wf][kind];
+    const int32_t frames = args->frames;
+    const double sr = args->sample_rate;
+    if (kind == 0) {
+        kernel(state, lane, fq, fq_stride, NULL, NULL, am, am_stride, pwr, pw_stride, sr, y, frames);
+        return;
+    }
     /* A varying lane works through per-sample arrays: in pieces that keep them in the L1 cache
      * (a lane's samples do not depend on how its block is cut). */
-    const int32_t piece = kind == 0 ? args->frames : OSC_PIECE;
-    for (int32_t f = 0; f < args->frames; f += piece) {
-        const int32_t n = args->frames - f < piece ? args->frames - f : piece;
-        osc_kernels[wf][kind](state, &state->rows[b], amp_param_row(freq, b, 0) + f * freq->stride_frame,
-                              freq->stride_frame, fm_row != NULL ? fm_row + f : NULL,
-                              rs_row != NULL ? rs_row + f : NULL,
-                              unit_amp ? &one : amp_param_row(amp, b, 0) + f * amp->stride_frame, am_stride,
-                              amp_param_row(pw, b, 0) + f * pw->stride_frame, pw->stride_frame, args->sample_rate,
-                              amp_signal_row(out, b, 0) + f, n);
+    for (int32_t f = 0; f < frames; f += OSC_PIECE) {
+        const int32_t n = frames - f < OSC_PIECE ? frames - f : OSC_PIECE;
+        kernel(state, lane, fq + f * fq_stride, fq_stride, fm_row != NULL ? fm_row + f : NULL,
+               rs_row != NULL ? rs_row + f : NULL, am + f * am_stride, am_stride, pwr + f * pw_stride, pw_stride, sr,
+               y + f, n);
     }
 }
 
@@ -175,6 +187,10 @@ static int osc_process(void *opaque, const AmpProcessArgs *args)
 {
     OscillatorState *state = (OscillatorState *)opaque;
     if (args->frames <= 0) {
+        return AMP_NODE_OK;
+    }
+    if (args->batch == 1) {
+        osc_run_row(state, args, 0, 0);
         return AMP_NODE_OK;
     }
     const OscRows context = {state, args};
