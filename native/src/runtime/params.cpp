@@ -8,6 +8,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
 namespace amp {
 
 int32_t Graph::validate_overrides(const AmpParamOverride *overrides, uint32_t override_count, int64_t total_frames,
@@ -212,6 +216,76 @@ void Graph::select_params()
     }
 }
 
+namespace {
+
+// The passes of a parameter's routes, compiled for wider vectors where the machine has them (the
+// runtime itself is built for the baseline). Every sample takes the same rounded operations as a
+// plain loop: no contraction into fused multiply-adds, which the AVX-512 copy could otherwise use.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+// y = x + scale m (x the base: a constant when xs is 0, else every xs-th sample).
+AMP_VECTOR_CLONES void route_add_first(double *y, const double *x, ptrdiff_t xs, double scale, const double *m,
+                                       int32_t frames)
+{
+    if (xs == 0) {
+        const double x0 = x[0];
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = x0 + scale * m[f];
+        }
+    } else if (xs == 1) {
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = x[f] + scale * m[f];
+        }
+    } else {
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = x[f * xs] + scale * m[f];
+        }
+    }
+}
+
+AMP_VECTOR_CLONES void route_add(double *y, double scale, const double *m, int32_t frames)
+{
+    for (int32_t f = 0; f < frames; ++f) {
+        y[f] += scale * m[f];
+    }
+}
+
+// y = x (scale m).
+AMP_VECTOR_CLONES void route_mul_first(double *y, const double *x, ptrdiff_t xs, double scale, const double *m,
+                                       int32_t frames)
+{
+    if (xs == 0) {
+        const double x0 = x[0];
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = x0 * (scale * m[f]);
+        }
+    } else if (xs == 1) {
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = x[f] * (scale * m[f]);
+        }
+    } else {
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = x[f * xs] * (scale * m[f]);
+        }
+    }
+}
+
+AMP_VECTOR_CLONES void route_mul(double *y, double scale, const double *m, int32_t frames)
+{
+    for (int32_t f = 0; f < frames; ++f) {
+        y[f] *= scale * m[f];
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+}  // namespace
+
 // Row b, channel c of a route's source value for this block.
 const double *Graph::route_row(const Route &route, const BlockContext &block, int32_t b, int32_t c) const
 {
@@ -262,39 +336,22 @@ void Graph::prepare_param(NodeInstance &node, AmpParamView &view, uint32_t p, co
             double *y = scratch + (static_cast<ptrdiff_t>(b) * channels + c) * max_frames;
             const double *x = amp_param_row(&base, b, c);
             const ptrdiff_t xs = base.stride_frame;
-            const double x0 = x[0];
             for (size_t k = first_add; k < adds; ++k) {
                 const double scale = routes_[source.add_routes[k]].scale;
                 const double *m = route_row(routes_[source.add_routes[k]], block, b, c);
                 if (k > first_add) {
-                    for (int32_t f = 0; f < frames; ++f) {
-                        y[f] += scale * m[f];
-                    }
-                } else if (xs == 0) {
-                    for (int32_t f = 0; f < frames; ++f) {
-                        y[f] = x0 + scale * m[f];
-                    }
+                    route_add(y, scale, m, frames);
                 } else {
-                    for (int32_t f = 0; f < frames; ++f) {
-                        y[f] = x[f * xs] + scale * m[f];
-                    }
+                    route_add_first(y, x, xs, scale, m, frames);
                 }
             }
             for (size_t k = first_mul; k < muls; ++k) {
                 const double scale = routes_[source.mul_routes[k]].scale;
                 const double *m = route_row(routes_[source.mul_routes[k]], block, b, c);
                 if (k > first_mul || first_add < adds) {
-                    for (int32_t f = 0; f < frames; ++f) {
-                        y[f] *= scale * m[f];
-                    }
-                } else if (xs == 0) {
-                    for (int32_t f = 0; f < frames; ++f) {
-                        y[f] = x0 * (scale * m[f]);
-                    }
+                    route_mul(y, scale, m, frames);
                 } else {
-                    for (int32_t f = 0; f < frames; ++f) {
-                        y[f] = x[f * xs] * (scale * m[f]);
-                    }
+                    route_mul_first(y, x, xs, scale, m, frames);
                 }
             }
         }
