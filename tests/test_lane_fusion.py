@@ -100,3 +100,38 @@ def test_the_plan_reports_lane_fusion_and_the_runtime_fuses(runtime):
     assert np.ptp(y) > 0.1
     assert np.array_equal(y, render(g, 4800, 64, 1, ["lane_fusion"], counts))
     assert counts[0] == counts[1] - 9
+
+
+def test_runs_of_fused_lanes_are_the_sequential_sum_of_each_oscillator_alone(runtime):
+    """Many lanes (whole runs of eight and a partial one, an unfused input between them): the mix
+    is the sum, in connection order, of each oscillator rendered on its own, times the gain."""
+    specs = [{"waveform": WAVEFORMS[k % 4], "freq": 55.0 * (1.0 + 0.37 * k), "amp": 0.5 + 0.01 * k,
+              "phase": (0.1 * k) % 1.0} for k in range(21)]
+    frames, gain = 3000, 0.3
+
+    def alone(spec):
+        g = amp.AudioGraph(SR)
+        g.add_node("o", "oscillator", **spec)
+        g.set_sink("o")
+        with NativeGraphExecutor(g, sample_rate=SR, max_block_frames=512, threads=1) as ex:
+            return ex.render(frames, 512)[0, 0]
+
+    lfo = {"waveform": "sine", "freq": 3.0, "amp": 0.5, "phase": 0.0}
+    g = amp.AudioGraph(SR)
+    g.add_node("mix", "mix", gain=gain)
+    g.add_node("lfo", "oscillator", **lfo)
+    expected = np.zeros(frames)
+    for k, spec in enumerate(specs):
+        g.add_node(f"o{k}", "oscillator", **spec)
+        g.connect(f"o{k}", "mix")
+        expected = expected + alone(spec)
+        if k == 10:
+            g.connect("lfo", "mix")
+            expected = expected + alone(lfo)
+    g.set_sink("mix")
+    expected = expected * gain
+    for block, threads in ((64, 1), (37, 2), (512, 1)):
+        counts = []
+        got = render(g, frames, block, threads, [], counts)
+        assert np.array_equal(got[0, 0], expected), (block, threads)
+        assert counts[0] <= 2  # the 21 lanes ran inside the mix's process
