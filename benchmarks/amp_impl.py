@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
-from scenarios import Q, SAMPLE_RATE, Scenario
+from scenarios import Q, SAMPLE_RATE, Scenario, clock
 
 
 def load_amp():
@@ -95,9 +94,9 @@ class AmpRenderer:
             base_params = {"lp": {self.cutoff_name: np.asarray(scenario.cutoffs, dtype=np.float64).reshape(-1, 1, 1)}}
         with NativeGraphExecutor(graph, batch=scenario.batch, sample_rate=SAMPLE_RATE, max_block_frames=block,
                                  threads=1) as executor:
-            start = time.perf_counter()
+            start = clock()
             out = executor.render(scenario.frames, block, base_params)
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
         return elapsed, out[:, 0, :]
 
 
@@ -125,7 +124,7 @@ class AmpAppRenderer:
         blob = graph.control_delay.export_control_history_blob(0.0, seconds)
         base_params = app.build_base_params(graph, scenario.frames)
         with NativeGraphExecutor(graph, sample_rate=SAMPLE_RATE, max_block_frames=block, threads=1) as executor:
-            start = time.perf_counter()
+            start = clock()
             out = executor.render(scenario.frames, block, base_params, control_history_blob=blob)
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
         return elapsed, out.reshape(-1, out.shape[-1])

@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 from amp_impl import AmpAppRenderer, AmpRenderer, load_amp  # noqa: E402
 from peers import peer_renderers  # noqa: E402
 from reference import Reference, butterworth_q_matches  # noqa: E402
-from scenarios import RMS_TOLERANCE, SAMPLE_RATE, Scenario, scenarios  # noqa: E402
+from scenarios import RMS_TOLERANCE, SAMPLE_RATE, Scenario, scenarios, use_cpu_time  # noqa: E402
 
 SECTION_BEGIN = "<!-- benchmarks/run.py: begin -->"
 SECTION_END = "<!-- benchmarks/run.py: end -->"
@@ -248,7 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None,
                         help="the file whose section to write (default docs/performance.md; never for --tiny)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time renders by this process's CPU time instead of wall time (steadier on a shared host)")
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        use_cpu_time()
     repeat = args.repeat or (1 if args.tiny else 3)
     log = lambda message: print(message, flush=True)  # noqa: E731
 
@@ -300,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         f"Measured {finished:%Y-%m-%d %H:%M} UTC on {m['cpu']}, {m['cores']} cores ({m['system']}, Python "
         f"{m['python']}); load average {load_before} before, {load_average()} after; "
-        f"{(finished - started).total_seconds():.0f} s in all, best of {repeat}.",
+        f"{(finished - started).total_seconds():.0f} s in all, best of {repeat}"
+        f"{', timed by CPU time' if args.cpu_time else ''}.",
         "",
     ]
     header += [LEGEND, ""]
