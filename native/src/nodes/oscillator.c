@@ -181,8 +181,10 @@ static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *s
     }
 }
 
-/* Rows whose waveform is the same (rows.h) run it once, at amp 1, and each scales it by its own
- * amp: the bits a row computed alone would have. */
+static __attribute__((noinline)) void osc_process_rows(OscillatorState *state, const AmpProcessArgs *args);
+
+/* One row, the common case, is kept apart from the batch's grouping: its call saves and sets up
+ * only what one kernel call needs. */
 static int osc_process(void *opaque, const AmpProcessArgs *args)
 {
     OscillatorState *state = (OscillatorState *)opaque;
@@ -191,8 +193,16 @@ static int osc_process(void *opaque, const AmpProcessArgs *args)
     }
     if (args->batch == 1) {
         osc_run_row(state, args, 0, 0);
-        return AMP_NODE_OK;
+    } else {
+        osc_process_rows(state, args);
     }
+    return AMP_NODE_OK;
+}
+
+/* Rows whose waveform is the same (rows.h) run it once, at amp 1, and each scales it by its own
+ * amp: the bits a row computed alone would have. */
+static void osc_process_rows(OscillatorState *state, const AmpProcessArgs *args)
+{
     const OscRows context = {state, args};
     const int32_t leaders = args->batch > 1 ? amp_rows_group(args->batch, state->leader, osc_same_rows, &context)
                                             : args->batch;
@@ -200,7 +210,7 @@ static int osc_process(void *opaque, const AmpProcessArgs *args)
         for (int32_t b = 0; b < args->batch; ++b) {
             osc_run_row(state, args, b, 0);
         }
-        return AMP_NODE_OK;
+        return;
     }
     for (int32_t b = 0; b < args->batch; ++b) {
         state->followed[b] = 0;
@@ -229,7 +239,6 @@ static int osc_process(void *opaque, const AmpProcessArgs *args)
                       amp->stride_frame, args->frames);
         }
     }
-    return AMP_NODE_OK;
 }
 
 static void osc_reset(void *opaque)
