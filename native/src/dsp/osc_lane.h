@@ -349,12 +349,25 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
     uint64_t c_f = 0;
     if (varying) {
         const double inverse_rate = 1.0 / sr;
-        for (int32_t f = 0; f < frames; ++f) {
-            double hi;
-            double lo;
-            amp_phase_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, inverse_rate, &hi, &lo);
-            incd[f] = hi;
-            incf[f] = amp_phase_fixed(hi, lo);
+        /* Two loops rather than a select on fm inside one: the compiler turns that select into a
+         * masked load from fm, which with fm NULL is a load from an unmapped page with every lane
+         * masked off, and on some machines (AMD's) each such load takes a slow microcode assist. */
+        if (fm != NULL) {
+            for (int32_t f = 0; f < frames; ++f) {
+                double hi;
+                double lo;
+                amp_phase_increment(fq[f * fq_stride] + fm[f], sr, inverse_rate, &hi, &lo);
+                incd[f] = hi;
+                incf[f] = amp_phase_fixed(hi, lo);
+            }
+        } else {
+            for (int32_t f = 0; f < frames; ++f) {
+                double hi;
+                double lo;
+                amp_phase_increment(fq[f * fq_stride] + 0.0, sr, inverse_rate, &hi, &lo); /* -0 + 0 is +0 */
+                incd[f] = hi;
+                incf[f] = amp_phase_fixed(hi, lo);
+            }
         }
     } else if (lane->have_inc && fq[0] == lane->freq) {
         c_d = lane->inc_d;

@@ -171,7 +171,11 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
     if (next < key.event_count) {
         read_event(key.events, next, sr, &next_sample, &next_value);
     }
-    for (int32_t f = 0; f < frames; ++f) {
+    // Run by run between the samples where an event takes effect, so that each run's loop has no
+    // branch in it and vectorizes; every sample takes the same operations as one at a time would.
+    const bool linear = key.interpolation == AMP_INTERP_LINEAR;
+    int32_t f = 0;
+    while (f < frames) {
         const int64_t n = block_start + f;
         while (next < key.event_count && next_sample <= n) {
             prev_sample = next_sample;
@@ -182,12 +186,35 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
             }
         }
         const bool started = next > 0;
-        if (key.interpolation == AMP_INTERP_LINEAR && started && next < key.event_count) {
-            const double t = static_cast<double>(n - prev_sample) / static_cast<double>(next_sample - prev_sample);
-            curve[f] = prev_value + (next_value - prev_value) * t;
+        const bool pending = next < key.event_count;
+        // The run ends where the next event takes effect (after n: the loop above passed the rest).
+        const int32_t end =
+            pending && next_sample - block_start < frames ? static_cast<int32_t>(next_sample - block_start) : frames;
+        if (linear && started && pending) {
+            const double span = static_cast<double>(next_sample - prev_sample);
+            const double rise = next_value - prev_value;
+            const int64_t from = n - prev_sample;
+            if (from >= 0 && from < (int64_t{1} << 52)) {
+                // (n - prev_sample) as a double, counted up from one conversion: whole numbers
+                // below 2^53 are exact, so the same as converting each n.
+                const double start = static_cast<double>(from);
+                for (int32_t k = 0; k < end - f; ++k) {
+                    const double t = (start + static_cast<double>(k)) / span;
+                    curve[f + k] = prev_value + rise * t;
+                }
+            } else {
+                for (int32_t k = 0; k < end - f; ++k) {
+                    const double t = static_cast<double>(from + k) / span;
+                    curve[f + k] = prev_value + rise * t;
+                }
+            }
         } else {
-            curve[f] = started ? prev_value : source.held;
+            const double value = started ? prev_value : source.held;
+            for (int32_t k = f; k < end; ++k) {
+                curve[k] = value;
+            }
         }
+        f = end;
     }
 }
 
