@@ -84,6 +84,17 @@ static inline AMP_WRAPPING void amp_osc_lane_init(AmpOscLane *lane, uint64_t pha
     lane->phase = phase0;
 }
 
+/* The increment freq / sr (inverse_rate = 1 / sr) in cycles and in fixed point. */
+static inline AMP_WRAPPING __attribute__((always_inline)) void
+amp_osc_increment(double freq, double sr, double inverse_rate, double *inc_d, uint64_t *inc_f)
+{
+    double hi;
+    double lo;
+    amp_phase_increment(freq, sr, inverse_rate, &hi, &lo);
+    *inc_d = hi;
+    *inc_f = amp_phase_fixed(hi, lo);
+}
+
 /* The fixed-point form of the `phase` parameter (out of range: 0). */
 static inline AMP_WRAPPING uint64_t amp_osc_phase0(double phase)
 {
@@ -349,24 +360,27 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
     uint64_t c_f = 0;
     if (varying) {
         const double inverse_rate = 1.0 / sr;
-        /* Two loops rather than a select on fm inside one: the compiler turns that select into a
-         * masked load from fm, which with fm NULL is a load from an unmapped page with every lane
-         * masked off, and on some machines (AMD's) each such load takes a slow microcode assist. */
-        if (fm != NULL) {
+        /* One loop per kind of source, each with plain loads: a select on fm inside the loop
+         * becomes a masked load from fm, which with fm NULL touches an unmapped page with every
+         * lane masked off (a slow microcode assist on AMD machines), and a load at a stride known
+         * only at run time becomes eight scalar loads. x + 0.0 where fm is unconnected keeps the
+         * bits of the one-loop form (it turns -0 into +0). */
+        if (fm != NULL && fq_stride == 0) {
+            const double base = fq[0];
             for (int32_t f = 0; f < frames; ++f) {
-                double hi;
-                double lo;
-                amp_phase_increment(fq[f * fq_stride] + fm[f], sr, inverse_rate, &hi, &lo);
-                incd[f] = hi;
-                incf[f] = amp_phase_fixed(hi, lo);
+                amp_osc_increment(base + fm[f], sr, inverse_rate, &incd[f], &incf[f]);
+            }
+        } else if (fm != NULL) {
+            for (int32_t f = 0; f < frames; ++f) {
+                amp_osc_increment(fq[f * fq_stride] + fm[f], sr, inverse_rate, &incd[f], &incf[f]);
+            }
+        } else if (fq_stride == 1) {
+            for (int32_t f = 0; f < frames; ++f) {
+                amp_osc_increment(fq[f] + 0.0, sr, inverse_rate, &incd[f], &incf[f]);
             }
         } else {
             for (int32_t f = 0; f < frames; ++f) {
-                double hi;
-                double lo;
-                amp_phase_increment(fq[f * fq_stride] + 0.0, sr, inverse_rate, &hi, &lo); /* -0 + 0 is +0 */
-                incd[f] = hi;
-                incf[f] = amp_phase_fixed(hi, lo);
+                amp_osc_increment(fq[f * fq_stride] + 0.0, sr, inverse_rate, &incd[f], &incf[f]);
             }
         }
     } else if (lane->have_inc && fq[0] == lane->freq) {
@@ -420,27 +434,40 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
             }
             lane->reset_prev = reset_prev;
         } else {
+            /* A running sum, four samples per step of the chain: integer addition is exact and
+             * associative (modulo 2^64), so the partial sums give the same phases. */
             p = first;
             ph[0] = p;
-            for (int32_t f = 1; f < frames; ++f) {
+            int32_t f = 1;
+            for (; f + 4 <= frames; f += 4) {
+                const uint64_t a = AMP_OSC_INCF(f - 1);
+                const uint64_t ab = a + AMP_OSC_INCF(f);
+                const uint64_t c = AMP_OSC_INCF(f + 1);
+                const uint64_t cd = c + AMP_OSC_INCF(f + 2);
+                ph[f] = p + a;
+                ph[f + 1] = p + ab;
+                ph[f + 2] = (p + ab) + c;
+                p += ab + cd;
+                ph[f + 3] = p;
+            }
+            for (; f < frames; ++f) {
                 p += AMP_OSC_INCF(f - 1);
                 ph[f] = p;
             }
         }
-        /* The values and the events (sample 0 is always visited). */
-        for (int32_t f = 0; f < frames; ++f) {
-            const double width = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
-            y[f] = amp_osc_value(wf, ph[f], AMP_OSC_INCD(f), width);
-        }
+        /* The values and the events (sample 0 is always visited), in one pass over the phases. */
+        y[0] = amp_osc_value(wf, ph[0], AMP_OSC_INCD(0), square ? amp_osc_width(pw[0]) : 0.5);
         if (wf != AMP_SHAPE_SINE) {
             for (int32_t f = 1; f < frames; ++f) {
                 const double w0 = square ? amp_osc_width(pw[(f - 1) * pw_stride]) : 0.5;
                 const double w1 = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
+                y[f] = amp_osc_value(wf, ph[f], AMP_OSC_INCD(f), w1);
                 ev[f] = amp_osc_event(wf, ph[f - 1], ph[f], AMP_OSC_INCF(f - 1), AMP_OSC_INCD(f - 1), AMP_OSC_INCD(f),
                                       w0, w1);
             }
         } else {
             for (int32_t f = 1; f < frames; ++f) {
+                y[f] = amp_osc_value(wf, ph[f], AMP_OSC_INCD(f), 0.5);
                 ev[f] = 0;
             }
         }

@@ -17,10 +17,18 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Inlined wherever used: a vector loop that calls one of these instead runs it a sample at a
+ * time, and the oscillator's kernels grow past the compiler's inlining budget. */
+#if defined(__GNUC__)
+#define AMP_PHASE_INLINE __attribute__((always_inline))
+#else
+#define AMP_PHASE_INLINE
+#endif
+
 #define AMP_PHASE_ROUNDER 6755399441055744.0 /* 1.5 * 2^52: adding it rounds to a whole number */
 
 /* x rounded to the nearest whole number (ties to even), for |x| < 2^51. */
-static inline AMP_WRAPPING int64_t amp_phase_round(double x)
+static inline AMP_WRAPPING AMP_PHASE_INLINE int64_t amp_phase_round(double x)
 {
     const double t = x + AMP_PHASE_ROUNDER;
     int64_t bits;
@@ -29,19 +37,19 @@ static inline AMP_WRAPPING int64_t amp_phase_round(double x)
 }
 
 /* The same as a double: x - nearest is exact for any x, floor follows from it without libm. */
-static inline AMP_WRAPPING double amp_phase_nearest(double x)
+static inline AMP_WRAPPING AMP_PHASE_INLINE double amp_phase_nearest(double x)
 {
     return (x + AMP_PHASE_ROUNDER) - AMP_PHASE_ROUNDER;
 }
 
 /* a * b exactly, as product + error (Dekker: no fused multiply-add, which a target may lack). */
-static inline AMP_WRAPPING double amp_phase_split_high(double a)
+static inline AMP_WRAPPING AMP_PHASE_INLINE double amp_phase_split_high(double a)
 {
     const double c = 134217729.0 * a; /* 2^27 + 1 */
     return c - (c - a);
 }
 
-static inline AMP_WRAPPING double amp_phase_product_error(double a, double b, double product)
+static inline AMP_WRAPPING AMP_PHASE_INLINE double amp_phase_product_error(double a, double b, double product)
 {
     const double ah = amp_phase_split_high(a);
     const double al = a - ah;
@@ -55,7 +63,7 @@ static inline AMP_WRAPPING double amp_phase_product_error(double a, double b, do
  * sample_rate (Dekker's product) over sample_rate. No division: loops of these vectorize cheaply.
  * A frequency pushed out of range by modulation is clamped (NaN to 0) so that the phase stays
  * finite. */
-static inline AMP_WRAPPING void amp_phase_increment(double freq, double sample_rate, double inverse_rate, double *hi, double *lo)
+static inline AMP_WRAPPING AMP_PHASE_INLINE void amp_phase_increment(double freq, double sample_rate, double inverse_rate, double *hi, double *lo)
 {
     freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
     *hi = freq * inverse_rate;
@@ -65,7 +73,7 @@ static inline AMP_WRAPPING void amp_phase_increment(double freq, double sample_r
 
 /* hi + lo cycles (|hi| < 2^31, |lo| <= ulp(hi)) in fixed point modulo one cycle, to the nearest
  * unit: the whole cycles are taken off exactly, then the fraction is cut into two 32-bit halves. */
-static inline AMP_WRAPPING uint64_t amp_phase_fixed(double hi, double lo)
+static inline AMP_WRAPPING AMP_PHASE_INLINE uint64_t amp_phase_fixed(double hi, double lo)
 {
     const double r = hi - amp_phase_nearest(hi);       /* exact, in [-1/2, 1/2] */
     const double s = r * 4294967296.0;                 /* exact */
