@@ -28,6 +28,7 @@
 #ifndef AMP_DSP_OSC_LANE_H
 #define AMP_DSP_OSC_LANE_H
 
+#include "../amp_node.h"
 #include "blep_shapes.h"
 #include "phase.h"
 #include "../amp_wrapping.h"
@@ -65,6 +66,7 @@ typedef struct AmpOscScratch {
     double *incd;   /* the same in cycles */
     uint64_t *ev;   /* nonzero where something happens */
     double *rx;     /* the reset's time before the sample, or -1 */
+    int fused;      /* the kernel runs as a copy with fused multiply-adds (amp_fma_clones_fused) */
 } AmpOscScratch;
 
 enum { AMP_OSC_SCRATCH_ARRAYS = 5 };
@@ -76,6 +78,7 @@ static inline AMP_WRAPPING void amp_osc_scratch_init(AmpOscScratch *s, double *m
     s->incd = memory + 2 * (size_t)max_frames;
     s->ev = (uint64_t *)(memory + 3 * (size_t)max_frames);
     s->rx = memory + 4 * (size_t)max_frames;
+    s->fused = amp_fma_clones_fused();
 }
 
 static inline AMP_WRAPPING void amp_osc_lane_init(AmpOscLane *lane, uint64_t phase0)
@@ -84,15 +87,46 @@ static inline AMP_WRAPPING void amp_osc_lane_init(AmpOscLane *lane, uint64_t pha
     lane->phase = phase0;
 }
 
-/* The increment freq / sr (inverse_rate = 1 / sr) in cycles and in fixed point. */
+/* The increment freq / sr (inverse_rate = 1 / sr) in cycles and in fixed point; fused as in
+ * amp_phase_increment_with. */
 static inline AMP_WRAPPING __attribute__((always_inline)) void
-amp_osc_increment(double freq, double sr, double inverse_rate, double *inc_d, uint64_t *inc_f)
+amp_osc_increment(double freq, double sr, double inverse_rate, double *inc_d, uint64_t *inc_f, const int fused)
 {
     double hi;
     double lo;
-    amp_phase_increment(freq, sr, inverse_rate, &hi, &lo);
+    amp_phase_increment_with(freq, sr, inverse_rate, &hi, &lo, fused);
     *inc_d = hi;
     *inc_f = amp_phase_fixed(hi, lo);
+}
+
+/* Each sample's increment from the frequency row and fm (NULL: unconnected). One loop per kind of
+ * source, each with plain loads: a select on fm inside the loop becomes a masked load from fm,
+ * which with fm NULL touches an unmapped page with every lane masked off (a slow microcode assist
+ * on AMD machines), and a load at a stride known only at run time becomes eight scalar loads.
+ * x + 0.0 where fm is unconnected keeps the bits of the one-loop form (it turns -0 into +0). */
+static inline AMP_WRAPPING __attribute__((always_inline)) void
+amp_osc_increments(const double *fq, ptrdiff_t fq_stride, const double *fm, double sr, double *restrict incd,
+                   uint64_t *restrict incf, int32_t frames, const int fused)
+{
+    const double inverse_rate = 1.0 / sr;
+    if (fm != NULL && fq_stride == 0) {
+        const double base = fq[0];
+        for (int32_t f = 0; f < frames; ++f) {
+            amp_osc_increment(base + fm[f], sr, inverse_rate, &incd[f], &incf[f], fused);
+        }
+    } else if (fm != NULL) {
+        for (int32_t f = 0; f < frames; ++f) {
+            amp_osc_increment(fq[f * fq_stride] + fm[f], sr, inverse_rate, &incd[f], &incf[f], fused);
+        }
+    } else if (fq_stride == 1) {
+        for (int32_t f = 0; f < frames; ++f) {
+            amp_osc_increment(fq[f] + 0.0, sr, inverse_rate, &incd[f], &incf[f], fused);
+        }
+    } else {
+        for (int32_t f = 0; f < frames; ++f) {
+            amp_osc_increment(fq[f * fq_stride] + 0.0, sr, inverse_rate, &incd[f], &incf[f], fused);
+        }
+    }
 }
 
 /* The fixed-point form of the `phase` parameter (out of range: 0). */
@@ -359,29 +393,10 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
     double c_d = 0.0;
     uint64_t c_f = 0;
     if (varying) {
-        const double inverse_rate = 1.0 / sr;
-        /* One loop per kind of source, each with plain loads: a select on fm inside the loop
-         * becomes a masked load from fm, which with fm NULL touches an unmapped page with every
-         * lane masked off (a slow microcode assist on AMD machines), and a load at a stride known
-         * only at run time becomes eight scalar loads. x + 0.0 where fm is unconnected keeps the
-         * bits of the one-loop form (it turns -0 into +0). */
-        if (fm != NULL && fq_stride == 0) {
-            const double base = fq[0];
-            for (int32_t f = 0; f < frames; ++f) {
-                amp_osc_increment(base + fm[f], sr, inverse_rate, &incd[f], &incf[f]);
-            }
-        } else if (fm != NULL) {
-            for (int32_t f = 0; f < frames; ++f) {
-                amp_osc_increment(fq[f * fq_stride] + fm[f], sr, inverse_rate, &incd[f], &incf[f]);
-            }
-        } else if (fq_stride == 1) {
-            for (int32_t f = 0; f < frames; ++f) {
-                amp_osc_increment(fq[f] + 0.0, sr, inverse_rate, &incd[f], &incf[f]);
-            }
+        if (s->fused) {
+            amp_osc_increments(fq, fq_stride, fm, sr, incd, incf, frames, 1);
         } else {
-            for (int32_t f = 0; f < frames; ++f) {
-                amp_osc_increment(fq[f * fq_stride] + 0.0, sr, inverse_rate, &incd[f], &incf[f]);
-            }
+            amp_osc_increments(fq, fq_stride, fm, sr, incd, incf, frames, 0);
         }
     } else if (lane->have_inc && fq[0] == lane->freq) {
         c_d = lane->inc_d;

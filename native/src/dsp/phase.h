@@ -71,6 +71,26 @@ static inline AMP_WRAPPING AMP_PHASE_INLINE void amp_phase_increment(double freq
     *lo = ((freq - p) - amp_phase_product_error(*hi, sample_rate, p)) * inverse_rate;
 }
 
+/* The same, with the product's error from a fused multiply-add (fused nonzero: only in code built
+ * for a target that has one, else it is a library call) or from Dekker's product (fused 0): a
+ * compile-time constant at each call. Both give the exact error hi * sample_rate - p, the same
+ * bits, wherever the partial products of Dekker's split stay normal, which holds for
+ * |freq| >= 2^-900 (sample rates below 2^30); below that |lo| < 2^-900 cycle, which moves
+ * amp_phase_fixed's result by nothing, so the fixed-point increment is the same either way. */
+static inline AMP_WRAPPING AMP_PHASE_INLINE void amp_phase_increment_with(double freq, double sample_rate,
+                                                                          double inverse_rate, double *hi, double *lo,
+                                                                          const int fused)
+{
+    if (!fused) {
+        amp_phase_increment(freq, sample_rate, inverse_rate, hi, lo);
+        return;
+    }
+    freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
+    *hi = freq * inverse_rate;
+    const double p = *hi * sample_rate;
+    *lo = ((freq - p) - __builtin_fma(*hi, sample_rate, -p)) * inverse_rate;
+}
+
 /* hi + lo cycles (|hi| < 2^31, |lo| <= ulp(hi)) in fixed point modulo one cycle, to the nearest
  * unit: the whole cycles are taken off exactly, then the fraction is cut into two 32-bit halves. */
 static inline AMP_WRAPPING AMP_PHASE_INLINE uint64_t amp_phase_fixed(double hi, double lo)
