@@ -4,6 +4,7 @@
 
 #include "../amp_error.h"
 #include "../formats/control.h"
+#include "control_ramp.h"
 
 #include <cmath>
 #include <cstring>
@@ -197,11 +198,7 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
             if (from >= 0 && from < (int64_t{1} << 52)) {
                 // (n - prev_sample) as a double, counted up from one conversion: whole numbers
                 // below 2^53 are exact, so the same as converting each n.
-                const double start = static_cast<double>(from);
-                for (int32_t k = 0; k < end - f; ++k) {
-                    const double t = (start + static_cast<double>(k)) / span;
-                    curve[f + k] = prev_value + rise * t;
-                }
+                amp_control_ramp(curve + f, end - f, static_cast<double>(from), span, prev_value, rise);
             } else {
                 for (int32_t k = 0; k < end - f; ++k) {
                     const double t = static_cast<double>(from + k) / span;
