@@ -210,7 +210,7 @@ static inline AMP_WRAPPING void amp_osc_history(AmpOscLane *lane, int wf, uint64
 }
 
 /* The residuals sample f schedules (it is an event sample, or the block's first). */
-static inline AMP_WRAPPING void amp_osc_handle(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev,
+static inline AMP_WRAPPING AMP_SHAPE_INLINE void amp_osc_handle(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev,
                                   uint64_t p, uint64_t step, double step_d, double inc, double width, double rx)
 {
     double *ring = lane->ring;
@@ -264,7 +264,7 @@ static inline AMP_WRAPPING void amp_osc_handle(AmpOscLane *lane, double *level, 
 
 /* Sample f's residuals: those it schedules (an event sample, or the block's first), then the one
  * due, added to its value in y. */
-static inline AMP_WRAPPING void amp_osc_visit(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev, uint64_t p,
+static inline AMP_WRAPPING AMP_SHAPE_INLINE void amp_osc_visit(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev, uint64_t p,
                                  uint64_t step, double step_d, double inc, double width, double rx, int event,
                                  double *y)
 {
@@ -306,7 +306,7 @@ static inline AMP_WRAPPING uint64_t amp_osc_until(uint64_t q, uint64_t t, uint64
 /* A steady lane (constant frequency, no reset input) after its first sample: the phases are
  * p0 + f * step, so the breakpoints fall where integer division says, with nothing to look for in
  * between. The samples visited, and what each does, are the ones the general walk finds. */
-static inline AMP_WRAPPING void amp_osc_steady_walk(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t p0,
+static inline AMP_WRAPPING AMP_SHAPE_INLINE void amp_osc_steady_walk(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t p0,
                                        uint64_t step, double inc, double width, double *y, int32_t frames)
 {
     uint64_t at[2];
