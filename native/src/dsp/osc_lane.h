@@ -178,7 +178,12 @@ static inline AMP_WRAPPING uint64_t amp_osc_event(int wf, uint64_t prev, uint64_
         const uint64_t is = amp_phase_cycles(p) < width;
         return gate | (was ^ is);
     }
-    const uint64_t wraps = (uint64_t)(((int64_t)step > 0) & (p < prev)) | (uint64_t)(((int64_t)step < 0) & (p > prev));
+    /* A wrap forwards carries out of prev + step, one backwards does not (a step below zero is
+     * 2^64 - |step|); with step 0 nothing carries and nothing wraps. So the phase wrapped exactly
+     * when the carry differs from the step's sign: (step > 0 and p < prev) or (step < 0 and
+     * p > prev), in two comparisons. p is prev + step except at a reset, which is an event
+     * anyway. */
+    const uint64_t wraps = (uint64_t)(p < prev) ^ (uint64_t)((int64_t)step < 0);
     return gate | wraps | (amp_osc_region(wf, prev) ^ amp_osc_region(wf, p));
 }
 

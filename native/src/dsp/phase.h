@@ -58,6 +58,15 @@ static inline AMP_WRAPPING AMP_PHASE_INLINE double amp_phase_product_error(doubl
     return ((ah * bh - product) + ah * bl + al * bh) + al * bl;
 }
 
+/* freq clamped to [-1e9, 1e9], NaN to 0: written as three independent selects (a min, a max
+ * and a NaN test), which vectorize to four operations where the nested form took ten. */
+static inline AMP_WRAPPING AMP_PHASE_INLINE double amp_phase_clamp(double freq)
+{
+    double x = freq == freq ? freq : 0.0;
+    x = x > 1.0e9 ? 1.0e9 : x;
+    return x < -1.0e9 ? -1.0e9 : x;
+}
+
 /* The increment freq / sample_rate as hi + lo, to about 1e-32 of it: hi is freq times the
  * reciprocal (rounded twice, so not the nearest quotient), lo the exact remainder freq - hi *
  * sample_rate (Dekker's product) over sample_rate. No division: loops of these vectorize cheaply.
@@ -65,7 +74,7 @@ static inline AMP_WRAPPING AMP_PHASE_INLINE double amp_phase_product_error(doubl
  * finite. */
 static inline AMP_WRAPPING AMP_PHASE_INLINE void amp_phase_increment(double freq, double sample_rate, double inverse_rate, double *hi, double *lo)
 {
-    freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
+    freq = amp_phase_clamp(freq);
     *hi = freq * inverse_rate;
     const double p = *hi * sample_rate;
     *lo = ((freq - p) - amp_phase_product_error(*hi, sample_rate, p)) * inverse_rate;
@@ -85,7 +94,7 @@ static inline AMP_WRAPPING AMP_PHASE_INLINE void amp_phase_increment_with(double
         amp_phase_increment(freq, sample_rate, inverse_rate, hi, lo);
         return;
     }
-    freq = freq > 1.0e9 ? 1.0e9 : (freq < -1.0e9 ? -1.0e9 : (freq == freq ? freq : 0.0));
+    freq = amp_phase_clamp(freq);
     *hi = freq * inverse_rate;
     const double p = *hi * sample_rate;
     *lo = ((freq - p) - __builtin_fma(*hi, sample_rate, -p)) * inverse_rate;
