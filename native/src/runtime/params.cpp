@@ -147,9 +147,28 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
         }
         return;
     }
-    // First event that has not taken effect at block_start - 1 (binary search: events are sorted).
+    // First event that has not taken effect at block_start - 1: where the last block left off when
+    // that is it (blocks usually follow one another), else a binary search (events are sorted).
     uint32_t lo = 0;
     uint32_t hi = key.event_count;
+    if (source.next_event <= key.event_count) {
+        const uint32_t h = source.next_event;
+        int64_t sample = 0;
+        double value = 0.0;
+        bool fits = true;
+        if (h > 0) {
+            read_event(key.events, h - 1, sr, &sample, &value);
+            fits = sample < block_start;
+        }
+        if (fits && h < key.event_count) {
+            read_event(key.events, h, sr, &sample, &value);
+            fits = sample >= block_start;
+        }
+        if (fits) {
+            lo = h;
+            hi = h;
+        }
+    }
     while (lo < hi) {
         const uint32_t mid = lo + (hi - lo) / 2;
         int64_t sample = 0;
@@ -213,6 +232,7 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
         }
         f = end;
     }
+    source.next_event = next;
 }
 
 // Which parameters need work every block in this render (a control curve, an override, routes
