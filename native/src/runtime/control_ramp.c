@@ -11,11 +11,17 @@
 
 #include "../amp_node.h"
 
-AMP_VECTOR_CLONES void amp_control_ramp(double *curve, int32_t count, double start, double span, double from_value,
-                                        double rise)
+/* Static: a cloned function with external linkage is exported whatever the visibility preset. */
+AMP_VECTOR_CLONES static void ramp(double *curve, int32_t count, double start, double span, double from_value,
+                                   double rise)
 {
     for (int32_t k = 0; k < count; ++k) {
         const double t = (start + (double)k) / span;
         curve[k] = from_value + rise * t;
     }
+}
+
+void amp_control_ramp(double *curve, int32_t count, double start, double span, double from_value, double rise)
+{
+    ramp(curve, count, start, span, from_value, rise);
 }
