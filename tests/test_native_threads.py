@@ -88,10 +88,14 @@ def test_control_replaced_while_the_stream_renders_reads_as_one_offline_render()
         reference = ex.render(frames, 128, control_history_blob=blob)
         ex.reset()
         done = threading.Event()
+        swapping = threading.Event()
         out = []
         with ex.create_streamer(block_frames=128, lead_frames=1024, control_history_blob=blob) as stream:
             def reader():
                 try:
+                    # on a loaded machine the swapper may start after a whole read: wait for it, so
+                    # that the swaps do land while the stream renders
+                    swapping.wait(LIMIT)
                     out.append(stream.read(frames))
                 finally:
                     done.set()
@@ -103,6 +107,7 @@ def test_control_replaced_while_the_stream_renders_reads_as_one_offline_render()
                 while not done.is_set():
                     stream.set_control(blob)
                     swaps += 1
+                    swapping.set()
                 assert swaps > 0
 
             run_threads([reader, swapper])

@@ -24,6 +24,7 @@ from .checks import number as _number
 from .checks import rate as _rate
 from .control import ControlDelay
 from .errors import GraphError
+from .native_runtime import infer_batch
 from .plan import CompiledPlan, GraphTopology, compile_plan, parse_optimisations
 
 __all__ = ["AudioGraph"]
@@ -354,8 +355,6 @@ class AudioGraph:
         would change it raises GraphError. Calls from several threads do not overlap: one made while
         another renders raises GraphError.
         """
-        from .native_runtime import infer_batch
-
         frames = _count("frames", frames, maximum=(1 << 63) - 1)
         if sample_rate is not None and _rate("sample_rate", sample_rate) != self.sample_rate:
             raise GraphError(

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 import weakref
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import _binding
+from .checks import MAX_OUTPUT_SAMPLES, output_array
 from .checks import count as _count
-from .checks import output_array, rate as _rate
-from .checks import seconds as _seconds
+from .checks import rate as _rate
 from .errors import GraphError, StreamStopped, error_from_native
+from .native_lifetime import HandleLifetime
+from .native_streamer import NativeStreamer
 
 __all__ = ["NativeGraphExecutor", "NativeStreamer", "describe_blob", "infer_batch", "default_threads"]
 
@@ -38,112 +38,15 @@ def default_threads() -> int:
 # A long render returns to Python this often (milliseconds of native work per call), so that
 # signals (Ctrl-C) and close() from another thread get through.
 RENDER_SLICE_MS = 50
-# How long close() waits for calls on other threads to return once it has stopped them.
-_CLOSE_WAIT_SECONDS = 30.0
-
-
-def _destroy(destroy, handle) -> None:
-    # Runs from close() or as a finalizer, possibly inside a garbage collection: it calls only a
-    # function bound at load, with a pointer it was given.
-    destroy(handle)
-
-
 _BUSY = "this executor is busy: another thread is rendering or resetting it (one render at a time per executor)"
 
 
-class _Lifetime:
-    """A native handle and the calls inside it.
-
-    ``call()`` brackets each use of the handle; ``close()`` refuses new calls, stops the ones in
-    flight (``interrupt``), waits for them, then frees the handle (once). ``exclusive`` calls do
-    not overlap one another.
-    """
-
-    def __init__(self, owner, handle, destroy, interrupt, closed_error) -> None:
-        self.handle = handle
-        self._interrupt = interrupt
-        self._closed_error = closed_error
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._calls = 0
-        self._exclusive = False
-        self._closing = False
-        self._destroy_on_leave = False
-        self._finalizer = weakref.finalize(owner, _destroy, destroy, handle)
-        # A bracket holds no state of its own: one of each kind serves every thread.
-        self.shared = _Call(self, False, "")
-        self.exclusive = _Call(self, True, _BUSY)
-
-    @property
-    def closed(self) -> bool:
-        return self._closing
-
-    def call(self):
-        return self.shared
-
-    def _left_last(self) -> None:
-        # the last call out after close() began: wake close(), or free the handle for it
-        self._cond.notify_all()
-        destroy, self._destroy_on_leave = self._destroy_on_leave, False
-        if destroy:
-            self._lock.release()
-            try:
-                self._finalizer()
-            finally:
-                self._lock.acquire()
-
-    def close(self) -> None:
-        with self._lock:
-            interrupt = not self._closing and self._calls > 0
-            self._closing = True
-            if interrupt:
-                self._calls += 1  # the interrupt is a call too: no other closer frees the handle under it
-        if interrupt:
-            try:
-                self._interrupt(self.handle)
-            finally:
-                with self._lock:
-                    self._calls -= 1
-                    if self._calls == 0:
-                        self._left_last()
-        with self._lock:
-            if not self._cond.wait_for(lambda: self._calls == 0, _CLOSE_WAIT_SECONDS):
-                # A call that does not return holds the handle: the last one out frees it.
-                self._destroy_on_leave = True
-                return
-        self._finalizer()
+# run_block outputs up to this many samples are rendered into a kept array and copied out
+_SCRATCH_SAMPLES = 1 << 16
 
 
-class _Call:
-    __slots__ = ("_life", "_exclusive", "_busy_message")
-
-    def __init__(self, life: _Lifetime, exclusive: bool, busy_message: str) -> None:
-        self._life = life
-        self._exclusive = exclusive
-        self._busy_message = busy_message
-
-    def __enter__(self):
-        life = self._life
-        with life._lock:
-            if life._closing:
-                raise life._closed_error()
-            if self._exclusive:
-                if life._exclusive:
-                    raise GraphError(self._busy_message)
-                life._exclusive = True
-            life._calls += 1
-            return life.handle
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        life = self._life
-        with life._lock:
-            life._calls -= 1
-            if self._exclusive:
-                life._exclusive = False
-            if life._closing and life._calls == 0:
-                life._left_last()
-
-
+def _executor_busy() -> GraphError:
+    return GraphError(_BUSY)
 
 
 def _executor_closed() -> GraphError:
@@ -295,13 +198,23 @@ class NativeGraphExecutor:
                                       len(self.plan_blob), config, handle, error)
         if status != api.AMP_OK:
             raise error_from_native(self._binding.lib, status, error, ffi, context="compiling the graph")
-        self._life = _Lifetime(self, handle[0], api.amp_graph_destroy, api.amp_graph_cancel, _executor_closed)
+        self._life = HandleLifetime(self, handle[0], api.amp_graph_destroy, api.amp_graph_cancel, _executor_closed,
+                                    _executor_busy)
         self._no_overrides = ffi.NULL
         self._progress = ffi.new(types["int64_t *"])
         self._render_error = ffi.new(types["AmpErrorInfo *"])
         info = ffi.new(types["AmpGraphInfo *"])
         api.amp_graph_info(handle[0], info)
         self.output_channels = int(info.output_channels)
+        # What every render call uses, looked up once. The construction checks above hold for the
+        # executor's life, so a call re-checks only its own arguments.
+        self._render_part = api.amp_graph_render_part
+        self._from_buffer = ffi.from_buffer
+        self._double_array = types["double[]"]
+        self._null = ffi.NULL
+        # frames a call may ask for before its output passes MAX_OUTPUT_SAMPLES (output_array's limit)
+        self._fast_frames = MAX_OUTPUT_SAMPLES // (self.batch * self.output_channels)
+        self._scratch = (-1, 0, None, None, False)
 
     def plan_disabled_bits(self) -> int:
         """The AMP_OPT_* bits of the optimisations switched off for this executor."""
@@ -337,7 +250,7 @@ class NativeGraphExecutor:
     def native_call(self):
         """A context manager giving the native AmpGraph handle for a call made by hand (diagnostics):
         while it is open, close() waits rather than free the graph under it."""
-        return self._life.call()
+        return self._life.shared
 
     def _check(self, handle, status: int, context: str) -> None:
         api, ffi = self._binding.api, self._binding.ffi
@@ -393,7 +306,6 @@ class NativeGraphExecutor:
         leaves the stream after the last frame rendered; the interrupt carries those frames as
         ``exc.audio`` (B, C, n) and their count as ``exc.frames_rendered``.
         """
-        ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
         total_frames = _count("frames", total_frames, maximum=(1 << 63) - 1)
         if block_frames is None:
             block = min(max(total_frames, 1), self.max_block_frames)
@@ -403,47 +315,82 @@ class NativeGraphExecutor:
             overrides, count, keep = self._no_overrides, 0, None
         else:
             overrides, count, keep = self._pack_overrides(base_params, total_frames)
-        blob = ffi.NULL
-        blob_size = 0
-        if control_history_blob is not None:
-            control_history_blob = bytes(control_history_blob)
-            blob, blob_size = control_history_blob, len(control_history_blob)
         out = output_array(self.batch, self.output_channels, total_frames)
-        target = ffi.from_buffer(types["double[]"], out)
-        try:
-            with self._life.exclusive as handle:
-                # renders do not overlap, so they share these
-                progress = _progress if _progress is not None else self._progress
-                progress[0] = 0
-                error = self._render_error
-                # cffi releases the GIL for each call: other Python threads run while the network renders.
-                while True:
-                    status = api.amp_graph_render_part(handle, total_frames, block, overrides, count, blob, blob_size,
-                                                       target, out.size, RENDER_SLICE_MS, progress, error)
-                    if status:
-                        if status == api.AMP_ERR_STOPPED and self._life.closed:
-                            raise StreamStopped(
-                                f"render: the executor was closed on another thread while this render ran; "
-                                f"{int(progress[0])} of {total_frames} frames were rendered",
-                                code=status, stage="render")
-                        raise error_from_native(self._binding.lib, status, error, ffi, context="render")
-                    if progress[0] >= total_frames:
-                        break
-        except KeyboardInterrupt as exc:
-            done = int((_progress if _progress is not None else self._progress)[0])
-            exc.frames_rendered = done
-            exc.audio = out[:, :, :done]
-            raise
+        target = self._from_buffer(self._double_array, out)
+        self._render_into(out, target, total_frames, block, overrides, count, control_history_blob, _progress, False)
         del keep
         return out
 
     def run_block(self, frames: int, sample_rate: float | None = None, base_params=None,
                   control_history_blob: bytes | None = None, *, _progress=None) -> np.ndarray:
         """Renders the next `frames` frames; returns float64 (B, C, frames)."""
+        if type(frames) is int and 0 <= frames <= self._fast_frames and sample_rate is None and base_params is None:
+            # The common call, checked as render() would check it: an int count whose output is
+            # within the limit, no overrides to pack; blocks of min(frames, max_block_frames).
+            scratch = self._scratch
+            if scratch[0] != frames:
+                scratch = self._scratch_for(frames)
+            frames, block, out, target, kept = scratch
+            return self._render_into(out, target, frames, block, self._null, 0, control_history_blob, _progress, kept)
         if sample_rate is not None and _rate("sample_rate", sample_rate) != self.sample_rate:
             raise GraphError(f"this executor was compiled for {self.sample_rate} Hz, not {sample_rate} Hz")
         # blocks of min(frames, max_block_frames), as render() chooses when not told
         return self.render(frames, None, base_params, control_history_blob, _progress=_progress)
+
+    def _scratch_for(self, frames: int) -> tuple:
+        # (frames, block, output, its cdata, kept) for a run_block of `frames`. A short block is
+        # rendered into an array kept for the purpose and copied out (kept): a copy costs less than
+        # handing a new array's buffer to cffi. A long one is rendered into its own array, returned
+        # as is (the copy would not pay).
+        block = min(max(frames, 1), self.max_block_frames)
+        out = np.empty((self.batch, self.output_channels, frames))
+        kept = out.size <= _SCRATCH_SAMPLES
+        scratch = (frames, block, out, self._from_buffer(self._double_array, out), kept)
+        if kept:
+            self._scratch = scratch
+        return scratch
+
+    def _render_into(self, out: np.ndarray, target, frames: int, block: int, overrides, count: int,
+                     control_history_blob, progress, copy_out: bool) -> np.ndarray:
+        # The one render loop: `out` is C-contiguous float64 (B, C, frames), `target` its cdata, the
+        # counts checked. Returns `out`, or with copy_out a copy of it taken before the turn passes.
+        if control_history_blob is None:
+            blob, blob_size = self._null, 0
+        else:
+            blob = control_history_blob if type(control_history_blob) is bytes else bytes(control_history_blob)
+            blob_size = len(blob)
+        if progress is None:
+            progress = self._progress  # renders do not overlap, so they share it and the error
+        error = self._render_error
+        render_part = self._render_part
+        life = self._life
+        handle = life.enter_exclusive()
+        try:
+            progress[0] = 0
+            # cffi releases the GIL for each call: other Python threads run while the network renders.
+            while True:
+                status = render_part(handle, frames, block, overrides, count, blob, blob_size, target, out.size,
+                                     RENDER_SLICE_MS, progress, error)
+                if status:
+                    self._raise_render_error(status, frames, progress, error)
+                if progress[0] >= frames:
+                    return out.copy() if copy_out else out
+        except KeyboardInterrupt as exc:
+            done = int(progress[0])
+            exc.frames_rendered = done
+            exc.audio = out[:, :, :done].copy() if copy_out else out[:, :, :done]
+            raise
+        finally:
+            life.leave_exclusive()
+
+    def _raise_render_error(self, status: int, frames: int, progress, error):
+        api = self._binding.api
+        if status == api.AMP_ERR_STOPPED and self._life.closed:
+            raise StreamStopped(
+                f"render: the executor was closed on another thread while this render ran; "
+                f"{int(progress[0])} of {frames} frames were rendered",
+                code=status, stage="render")
+        raise error_from_native(self._binding.lib, status, error, self._binding.ffi, context="render")
 
     def reset(self) -> None:
         """Back to time zero with fresh node state."""
@@ -484,7 +431,7 @@ class NativeGraphExecutor:
 
     def _graph_info(self):
         info = self._binding.ffi.new(self._binding.types["AmpGraphInfo *"])
-        with self._life.call() as handle:
+        with self._life.shared as handle:
             self._binding.api.amp_graph_info(handle, info)
         return info
 
@@ -509,139 +456,3 @@ class NativeGraphExecutor:
             "blocks_on_threads": int(info.blocks_on_threads),
             "blocks_alone": int(info.blocks_alone),
         }
-
-
-class NativeStreamer:
-    """A graph rendering ahead of its reader into a bounded ring (see ``create_streamer``).
-
-    ``read(frames)`` returns the next frames as float64 (B, C, frames); ``set_control(blob)`` hands
-    the running stream new control events; ``stop()`` returns promptly from any state. A failure
-    inside the network is raised by the next ``read`` as :class:`amp.NativeRuntimeError`, with the
-    node, stage, block index and code. Use as a context manager, or call ``close``: from any thread
-    at any moment, it stops the stream, makes a ``read`` waiting on another thread raise
-    :class:`amp.StreamStopped`, waits for it to return and frees the streamer.
-    """
-
-    def __init__(self, executor: NativeGraphExecutor, graph_handle, block_frames: int, lead_frames: int,
-                 chunk_blocks: int, base_params, control_history_blob) -> None:
-        self._binding = executor._binding
-        ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
-        self._life = None
-        self.batch = executor.batch
-        self.channels = executor.output_channels
-        self.sample_rate = executor.sample_rate
-        config = ffi.new(types["AmpStreamerConfig *"])
-        config.block_frames = block_frames
-        config.lead_frames = lead_frames
-        config.chunk_blocks = chunk_blocks
-        overrides, count, keep = executor._pack_overrides(base_params, 1)
-        blob, blob_size = ffi.NULL, 0
-        if control_history_blob is not None:
-            blob = bytes(control_history_blob)
-            blob_size = len(blob)
-        error = ffi.new(types["AmpErrorInfo *"])
-        handle = ffi.new(types["AmpStreamer **"])
-        status = api.amp_streamer_create(graph_handle, config, overrides, count, blob, blob_size, handle, error)
-        del keep
-        if status != api.AMP_OK:
-            raise error_from_native(self._binding.lib, status, error, ffi, context="starting the streamer")
-        stopped = api.AMP_ERR_STOPPED
-        self._life = _Lifetime(self, handle[0], api.amp_streamer_destroy, api.amp_streamer_stop,
-                               lambda: StreamStopped("this streamer is closed", code=stopped, stage="read"))
-        info = self.info()
-        self.block_frames = info["block_frames"]
-        self.lead_frames = info["lead_frames"]
-
-    @property
-    def closed(self) -> bool:
-        """True once close() was called."""
-        return self._life is None or self._life.closed
-
-    def _raise(self, handle, status: int, context: str):
-        ffi, api = self._binding.ffi, self._binding.api
-        error = ffi.new(self._binding.types["AmpErrorInfo *"])
-        api.amp_streamer_last_error(handle, error)
-        raise error_from_native(self._binding.lib, status, error, ffi, context=context)
-
-    def read(self, frames: int, timeout: float | None = None) -> np.ndarray:
-        """The next `frames` frames, float64 (B, C, frames).
-
-        Waits for them; with a `timeout` in seconds, returns what arrived by then (possibly fewer).
-        """
-        ffi, api, types = self._binding.ffi, self._binding.api, self._binding.types
-        frames = _count("frames", frames, maximum=(1 << 63) - 1)
-        if timeout is not None:
-            timeout = _seconds("timeout", timeout)
-        out = output_array(self.batch, self.channels, frames, "a read")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        got = 0
-        frames_read = ffi.new(types["int64_t *"])
-        error = ffi.new(types["AmpErrorInfo *"])
-        with self._life.call() as handle:
-            # Waits are cut into slices of at most 100 ms so that Ctrl-C reaches a reading thread.
-            while got < frames:
-                wait_ms = 100
-                if deadline is not None:
-                    wait_ms = int(max(min(deadline - time.monotonic(), 0.1), 0.0) * 1000)
-                part = out[:, :, got:] if got else out
-                target = part if part.flags.c_contiguous else np.empty(part.shape)
-                status = api.amp_streamer_read_ex(handle, ffi.from_buffer(types["double[]"], target), target.size,
-                                                  frames - got, wait_ms, frames_read, error)
-                n = int(frames_read[0])
-                if target is not part:
-                    part[:, :, :n] = target[:, :, :n]
-                got += n
-                if status != api.AMP_OK:
-                    raise error_from_native(self._binding.lib, status, error, ffi, context="read")
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-        return out[:, :, :got] if got < frames else out
-
-    def set_control(self, control_history_blob: bytes | None) -> None:
-        """New control events from the next rendered block on (None: none; bound parameters hold)."""
-        ffi, api = self._binding.ffi, self._binding.api
-        blob, size = ffi.NULL, 0
-        if control_history_blob is not None:
-            blob = bytes(control_history_blob)
-            size = len(blob)
-        with self._life.call() as handle:
-            status = api.amp_streamer_set_control(handle, blob, size)
-            if status != api.AMP_OK:
-                self._raise(handle, status, "set_control")
-
-    def stop(self) -> None:
-        """Stops rendering (idempotent). A reader waiting meanwhile gets :class:`amp.StreamStopped`."""
-        if self.closed:
-            return
-        try:
-            with self._life.call() as handle:
-                self._binding.api.amp_streamer_stop(handle)
-        except StreamStopped:
-            pass  # closed meanwhile, which stops it
-
-    def info(self) -> dict:
-        """The streamer's configuration and counters: block and lead frames, frames rendered and read, running,
-        failed."""
-        info = self._binding.ffi.new(self._binding.types["AmpStreamerInfo *"])
-        with self._life.call() as handle:
-            self._binding.api.amp_streamer_info(handle, info)
-        return {
-            "block_frames": int(info.block_frames),
-            "lead_frames": int(info.lead_frames),
-            "chunk_blocks": int(info.chunk_blocks),
-            "running": bool(info.running),
-            "failed": bool(info.failed),
-            "frames_rendered": int(info.frames_rendered),
-            "frames_read": int(info.frames_read),
-        }
-
-    def close(self) -> None:
-        """Stops and frees the streamer, from any thread at any moment (idempotent)."""
-        if self._life is not None:
-            self._life.close()
-
-    def __enter__(self) -> "NativeStreamer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -55,6 +55,10 @@ struct LineAllocator {
     bool operator!=(const LineAllocator<U> &) const { return false; }
 };
 
+// count doubles of zeroed storage starting on a cache line (at least one line), freed with
+// std::free; nullptr when out of memory.
+double *allocate_zeroed(size_t count);
+
 // Where a parameter's per-block value comes from before modulation.
 struct ParamSource {
     double base = 0.0;           // the descriptor value
