@@ -2,8 +2,9 @@
  * on by integer addition modulo 2^64. Integer addition is exact and associative, so a running sum,
  * a product and any split into blocks give the same bits, and the only error is the increment's
  * rounding: at most 2^-64 cycle per sample, about 1e-11 cycle after an hour at 48 kHz. The
- * increment is computed from freq / sample_rate in double-double (Dekker's product), so the pitch
- * is exact to 2^-64 cycle per sample.
+ * increment is computed from freq / sample_rate in double-double (the product's error by Dekker's
+ * method, or by a fused multiply-add where the kernel's target has one: the same bits), so the
+ * pitch is exact to 2^-64 cycle per sample.
  *
  * Conversions between doubles and the fixed point use only IEEE additions and bit moves (no
  * integer<->double conversion instructions, which narrower vector units lack), so loops of them
