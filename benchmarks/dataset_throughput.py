@@ -66,16 +66,17 @@ def make_spec(count: int, seconds: float, shard: int, block: int) -> ds.DatasetS
     })
 
 
-def per_item_loop(spec: ds.DatasetSpec, items: int, block: int | None, calls_of: int | None = None) -> float:
-    """Seconds for `items` items rendered one at a time: through render_block (one call per item,
-    or one per `calls_of` frames, as amp.runner drives the instrument), or through an executor
-    with blocks of `block` frames."""
+def per_item_loop(spec: ds.DatasetSpec, items: int, block: int | None,
+                  calls_of: int | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds for `items` items rendered one at a time: through render_block (one call
+    per item, or one per `calls_of` frames, as amp.runner drives the instrument), or through an
+    executor with blocks of `block` frames."""
     graph = spec.graph()
     for time_, values in spec.checked_events():
         graph.record_control_event(time_, extras=values)
     draws = [ds.draw_item(spec, i) for i in range(items)]
     blob = graph.control_delay.export_control_history_blob(0.0, spec.seconds)
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     if block is None:
         graph.attach_executor(spec.sample_rate, batch=1, frames=spec.frames, threads=1)
         for draw in draws:
@@ -98,15 +99,15 @@ def per_item_loop(spec: ds.DatasetSpec, items: int, block: int | None, calls_of:
                     node, param = key.split(".")
                     params.setdefault(node, {})[param] = value
                 executor.render(spec.frames, block, params, blob)
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
     graph.close()
-    return elapsed
+    return elapsed, cpu
 
 
-def sharded(spec: ds.DatasetSpec, items: int) -> float:
-    began = time.perf_counter()
+def sharded(spec: ds.DatasetSpec, items: int) -> tuple[float, float]:
+    began, began_cpu = time.perf_counter(), time.process_time()
     ds.render_items(spec, 0, items)
-    return time.perf_counter() - began
+    return time.perf_counter() - began, time.process_time() - began_cpu
 
 
 def store_render(spec: ds.DatasetSpec, client, root: Path, name: str) -> tuple[float, Path]:
@@ -134,9 +135,10 @@ def machine_parallelism(spec: ds.DatasetSpec, one, two, items: int) -> float:
     return 2 * alone / max(both)
 
 
-def node_share(spec: ds.DatasetSpec, batch: int) -> tuple[float, float]:
-    """(ms per item, ms per item inside the nodes' own process()) for one batched render with the
-    native per-node timing on: what batching cannot save is the second."""
+def node_times(spec: ds.DatasetSpec, batch: int, block: int) -> tuple[float, dict[str, float]]:
+    """(ms per item for the whole render, {node: ms per item inside its process()}) for one render
+    of `batch` items in blocks of `block` frames, with the native per-node timing on. The rest of a
+    render's time is the runtime's own: parameters (curves, routes), the output copy."""
     from amp.diagnose import node_timings, set_timing
 
     graph = spec.graph()
@@ -148,14 +150,15 @@ def node_share(spec: ds.DatasetSpec, batch: int) -> tuple[float, float]:
     for key in spec.vary:
         node, param = key.split(".")
         params.setdefault(node, {})[param] = np.array([d.params[key] for d in draws]).reshape(batch, 1, 1)
-    with NativeGraphExecutor(graph, batch=batch, max_block_frames=spec.block_frames, threads=1) as executor:
+    names = [node["name"] for node in graph.to_config()["nodes"]]
+    with NativeGraphExecutor(graph, batch=batch, max_block_frames=block, threads=1) as executor:
         set_timing(executor, True)
         began = time.perf_counter()
-        executor.render(spec.frames, spec.block_frames, params, blob)
+        executor.render(spec.frames, block, params, blob)
         elapsed = time.perf_counter() - began
         ns, _calls = node_timings(executor)
     graph.close()
-    return 1e3 * elapsed / batch, float(ns.sum()) / 1e6 / batch
+    return 1e3 * elapsed / batch, {name: float(t) / 1e6 / batch for name, t in zip(names, ns)}
 
 
 def warm(spec_dict: dict) -> None:
@@ -206,9 +209,11 @@ def main() -> int:
     from dask.distributed import Client, LocalCluster
 
     best: dict[str, float] = {}
+    best_cpu: dict[str, float] = {}
     parallel: list[float] = []
     paired: list[float] = []
-    shares: dict[int, tuple[float, float]] = {}
+    nodes: dict[int, tuple[float, dict[str, float]]] = {}
+    node_blocks = {1: 65536, shard: block}  # as the loop's render_block runs, and as a shard runs
     root = Path(tempfile.mkdtemp(prefix="amp-dataset-bench-"))
     stores = {}
     try:
@@ -226,7 +231,9 @@ def main() -> int:
                     (f"loop, executor, blocks of {block}", lambda: per_item_loop(spec, loop_items, block)),
                     ("sharded, in process", lambda: sharded(spec, shard)),
                 ):
-                    best[name] = min(best.get(name, float("inf")), run())
+                    wall, cpu = run()
+                    best[name] = min(best.get(name, float("inf")), wall)
+                    best_cpu[name] = min(best_cpu.get(name, float("inf")), cpu)
                 pair = []
                 for name, client in (("store, 1 worker", one), ("store, 2 workers", two)):
                     elapsed, stores[name] = store_render(spec, client, root, name.replace(" ", "_").replace(",", ""))
@@ -234,10 +241,10 @@ def main() -> int:
                     pair.append(elapsed)
                 paired.append(pair[0] / pair[1])
                 parallel.append(machine_parallelism(spec, one, two, shard))
-                for batch in (1, shard):
-                    measured = node_share(spec, batch)
-                    if batch not in shares or measured[0] < shares[batch][0]:
-                        shares[batch] = measured
+                for batch, node_block in node_blocks.items():
+                    measured = node_times(spec, batch, node_block)
+                    if batch not in nodes or measured[0] < nodes[batch][0]:
+                        nodes[batch] = measured
         same = files_of(stores["store, 1 worker"]) == files_of(stores["store, 2 workers"])
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -249,13 +256,24 @@ def main() -> int:
     rate = {name: items[name] / best[name] for name in best}
     per_core = {name: rate[name] / cores.get(name, 1) for name in best}
     baseline = per_core["loop, render_block"]
+    cpu_baseline = items["loop, render_block"] / best_cpu["loop, render_block"]
     rows = [[name, items[name], f"{best[name]:.2f}", f"{rate[name]:.1f}", f"{per_core[name]:.1f}",
-             f"{per_core[name] / baseline:.2f}x"] for name in best]
-    table("Items per second (best of the repetitions)",
-          ["variant", "items", "seconds", "items/s", "items/s per core", "per core vs loop"], rows)
-    table("Where the time of a render goes (native per-node timing on, best repetition)",
-          ["rows in the batch", "ms per item", "ms per item inside the nodes", "share"],
-          [[b, f"{t:.1f}", f"{n:.1f}", f"{100 * n / t:.0f}%"] for b, (t, n) in sorted(shares.items())])
+             f"{per_core[name] / baseline:.2f}x",
+             f"{items[name] / best_cpu[name] / cpu_baseline:.2f}x" if name in best_cpu else ""] for name in best]
+    table("Items per second (best of the repetitions; wall clock, and the process's CPU time for the variants "
+          "run in this process, which time-slicing by other processes does not inflate)",
+          ["variant", "items", "seconds", "items/s", "items/s per core", "per core vs loop", "CPU time vs loop"], rows)
+    one, many = nodes[1], nodes[shard]
+    node_rows = [[name, f"{one[1][name]:.2f}", f"{many[1][name]:.2f}",
+                  f"{one[1][name] / many[1][name]:.1f}x" if many[1][name] > 0 else ""] for name in one[1]]
+    inside = (sum(one[1].values()), sum(many[1].values()))
+    node_rows.append(["all nodes", f"{inside[0]:.2f}", f"{inside[1]:.2f}", f"{inside[0] / inside[1]:.1f}x"])
+    node_rows.append(["the rest (parameters, output)", f"{one[0] - inside[0]:.2f}", f"{many[0] - inside[1]:.2f}", ""])
+    node_rows.append(["whole render", f"{one[0]:.2f}", f"{many[0]:.2f}", f"{one[0] / many[0]:.1f}x"])
+    table(f"Where the time of a render goes: ms per item inside each node's process() (native per-node "
+          f"timing on, best repetition), one item in blocks of {node_blocks[1]} (as the loop) against "
+          f"{shard} items in blocks of {block} (as a shard)",
+          ["node", "1 item", f"{shard} items", "saved"], node_rows)
     sharded_ratio = per_core["sharded, in process"] / baseline
     scaling = rate["store, 2 workers"] / rate["store, 1 worker"]
     print(f"\nload average after: {load_after}")
@@ -263,7 +281,8 @@ def main() -> int:
     if args.tiny:
         print("(tiny sizes: the figures claim nothing)")
     else:
-        print(f"sharded vs per-item render_block loop, per core: {sharded_ratio:.2f}x (target >= 3x); vs the "
+        print(f"sharded vs per-item render_block loop, per core: {sharded_ratio:.2f}x (target >= 3x; by CPU time "
+              f"{items['sharded, in process'] / best_cpu['sharded, in process'] / cpu_baseline:.2f}x); vs the "
               f"loop calling render_block every 256 frames: "
               f"{per_core['sharded, in process'] / per_core['loop, render_block per 256 frames']:.2f}x")
         print(f"two workers vs one: {scaling:.2f}x from the best of each (target >= 1.8x); within each repetition "

@@ -86,6 +86,16 @@ def test_bad_patches_are_refused(runtime, patch, needle):
         DatasetSpec.from_dict(base(patch=patch, vary={}))
 
 
+def test_a_patch_changed_after_the_spec_was_made_is_checked_again(runtime):
+    """graph() skips the schema check for a patch it has checked already, and only for that patch."""
+    patch = {"nodes": [{"name": "osc", "type": "oscillator", "params": {"freq": 220.0}}]}
+    spec = DatasetSpec.from_dict(base(patch=patch, vary={}))
+    assert spec.graph().to_config()["nodes"][0]["params"]["freq"] == 220.0
+    spec.patch["nodes"][0]["params"]["colour"] = 1.0
+    with pytest.raises(SpecError, match="colour"):
+        spec.graph()
+
+
 def test_files_and_dicts_agree_and_round_trip(runtime, tmp_path):
     patch = {"nodes": [{"name": "osc", "type": "oscillator", "params": {"freq": 220.0}},
                        {"name": "out", "type": "gain", "params": {"gain": 0.5}}],

@@ -194,3 +194,28 @@ def test_dropping_the_owner_frees_the_handle_without_the_guard():
     gc.collect()
     assert fake.destroyed == 1
     assert not life._finalizer.alive
+
+
+def test_call_brackets_hand_back_what_they_took_whatever_the_call_raises():
+    owner, fake, life = guarded()
+    assert life.call_exclusive(lambda handle, x: (handle, x), 5) == (fake, 5)
+    assert life.call_shared(lambda handle: handle) is fake
+
+    def fails(handle):
+        raise KeyboardInterrupt
+
+    for bracket in (life.call_exclusive, life.call_shared):
+        with pytest.raises(KeyboardInterrupt):
+            bracket(fails)
+    assert not life.busy and life.shared_calls == 0
+
+    def overlapping(handle):
+        with pytest.raises(Busy):
+            life.call_exclusive(lambda h: None)
+        return life.call_shared(lambda h: "shared beside exclusive")
+
+    assert life.call_exclusive(overlapping) == "shared beside exclusive"
+    life.close()
+    assert fake.destroyed == 1
+    with pytest.raises(Closed):
+        life.call_shared(lambda h: None)

@@ -362,32 +362,36 @@ class AudioGraph:
                 f"(AudioGraph(sample_rate=...)); build a graph at the rate you want instead")
         sr = self.sample_rate
         b = infer_batch(base_params, batch)
-        with self._lock:
-            if self._rendering:
-                raise GraphError("another thread is rendering this graph (render_block calls do not overlap)")
-            if self._frame_position > 0 and self._executor is not None and self._executor.batch != b:
-                raise GraphError(
-                    f"render_block with batch B={b}: this stream has B={self._executor.batch} since its start, and is "
-                    f"{self._frame_position} frames in; a stream keeps its batch. Call reset() to start a new stream "
-                    "(from frame 0, with fresh state) with another batch")
-            executor = self._executor_for(sr, b, frames)
-            t0 = self._frame_position / sr
-            blob = None
-            if self._bindings:
-                blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
-                from . import diagnostics
-
-                if diagnostics.logging_enabled():
-                    _write_last_control_blob(blob)
-            self._rendering = True
-        progress = executor._binding.ffi.new(executor._binding.types["int64_t *"])
+        # A Ctrl-C may be raised wherever a call into C returns: once this call has claimed the
+        # graph (`claimed`), the finally gives it back before anything that could be interrupted.
+        claimed = False
         try:
+            with self._lock:
+                if self._rendering:
+                    raise GraphError("another thread is rendering this graph (render_block calls do not overlap)")
+                if self._frame_position > 0 and self._executor is not None and self._executor.batch != b:
+                    raise GraphError(
+                        f"render_block with batch B={b}: this stream has B={self._executor.batch} since its start, and "
+                        f"is {self._frame_position} frames in; a stream keeps its batch. Call reset() to start a new "
+                        "stream (from frame 0, with fresh state) with another batch")
+                executor = self._executor_for(sr, b, frames)
+                t0 = self._frame_position / sr
+                blob = None
+                if self._bindings:
+                    blob = self.control_delay.export_control_history_blob(t0, t0 + frames / sr)
+                    from . import diagnostics
+
+                    if diagnostics.logging_enabled():
+                        _write_last_control_blob(blob)
+                progress = executor._binding.ffi.new(executor._binding.types["int64_t *"])
+                self._rendering = claimed = True
             return executor.run_block(frames, None, base_params, control_history_blob=blob, _progress=progress)
         finally:
-            with self._lock:
-                self._frame_position += int(progress[0])  # what was rendered, even when interrupted
-                self.control_delay.stream_reached(self._frame_position / sr)  # bounds the history kept
-                self._rendering = False
+            if claimed:
+                with self._lock:
+                    self._rendering = False
+                    self._frame_position += progress[0]  # what was rendered, even when interrupted
+                    self.control_delay.stream_reached(self._frame_position / sr)  # bounds the history kept
 
     def reset(self) -> None:
         """Back to time zero with fresh node state: a new stream, which may have another batch."""
@@ -449,6 +453,12 @@ class AudioGraph:
             source = str(config)
             config = patches.load_patch_file(config)
         patches.validate_patch(config, source)
+        return cls._from_valid_config(config)
+
+    @classmethod
+    def _from_valid_config(cls, config: Mapping[str, Any]) -> "AudioGraph":
+        """from_config for a patch already checked against the schema (the catalogue still checks
+        every value as the graph is built)."""
         graph = cls(float(config.get("sample_rate", 48000.0)))
         try:
             for node in config.get("nodes", []):

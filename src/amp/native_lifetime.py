@@ -2,15 +2,24 @@
 
 A handle is freed exactly once, never while a call is inside it:
 
-- An *exclusive* call (a render, a reset) takes the handle's turn, a lock tried without waiting:
-  a second exclusive call meanwhile is refused as busy rather than queued. The turn is the whole
-  bookkeeping of the hot path: one non-blocking acquire and one release, no counter.
-- A *shared* call (a read, an info query, a stop) is counted under a small lock, and any number run
-  at once.
+- An *exclusive* call (a render, a reset) takes the handle's turn: a flag set under a small lock,
+  so that a second exclusive call meanwhile is refused as busy rather than queued.
+- A *shared* call (a read, an info query, a stop) is counted under the same lock, and any number
+  run at once.
 - ``close()`` marks the handle closed (every later call is refused with the owner's closed error),
-  stops the calls in flight (``interrupt``), waits for them (bounded), then frees. It keeps the turn
-  for ever once it has it, so a refused exclusive caller cannot slip in afterwards. If a call does
+  stops the calls in flight (``interrupt``), waits for them (bounded), then frees. If a call does
   not return within the bound, close gives up waiting and the last call out frees the handle.
+
+Signals: Python raises a pending signal's exception (Ctrl-C's ``KeyboardInterrupt``) at the entry
+of a Python function and after a call into C returns. A call that took the turn or was counted
+must never lose that to a signal, or its handle would stay busy for good. So the entry methods
+undo what they did if a signal is raised on their way out, and a call leaves without a method
+call first: ``call_exclusive``/``call_shared`` run the call and leave in their own ``finally``,
+and a hot caller that inlines the bracket leaves with ``life.busy = False`` (exclusive) or
+``with life.lock: life.shared_calls -= 1`` (shared), then ``if life.closing: life.settle()``.
+Statements that call nothing cannot be interrupted. The context managers ``exclusive`` and
+``shared`` are for calls made by hand: their ``__exit__`` is a method, which a signal landing just
+before it could skip.
 
 The handle is freed by a ``weakref.finalize`` on the owner, which runs at most once: from
 ``close()``, from the last call out after close gave up waiting, or when the owner is collected
@@ -29,6 +38,8 @@ __all__ = ["HandleLifetime", "CLOSE_WAIT_SECONDS"]
 
 # How long close() waits for calls on other threads to return once it has stopped them.
 CLOSE_WAIT_SECONDS = 30.0
+# close() looks again this often while it waits, whether or not a call out woke it.
+_CLOSE_POLL_SECONDS = 0.05
 
 
 def _destroy(destroy, handle) -> None:
@@ -45,23 +56,21 @@ class HandleLifetime:
     ``close()`` refuses new calls, stops and waits for those in flight, then frees the handle.
     """
 
-    __slots__ = ("handle", "_interrupt", "_closed_error", "_busy_error", "_turn", "_lock", "_cond",
-                 "_close_lock", "_shared", "_closing", "_settling", "_turn_kept", "_finalizer",
-                 "shared", "exclusive", "__weakref__")
+    __slots__ = ("handle", "lock", "busy", "shared_calls", "closing", "_interrupt", "_closed_error", "_busy_error",
+                 "_cond", "_close_lock", "_settling", "_finalizer", "shared", "exclusive")
 
     def __init__(self, owner, handle, destroy, interrupt, closed_error, busy_error) -> None:
         self.handle = handle
+        self.lock = threading.Lock()
+        self.busy = False          # an exclusive call holds the turn
+        self.shared_calls = 0      # shared calls inside
+        self.closing = False       # close() has begun: every later call is refused
         self._interrupt = interrupt
         self._closed_error = closed_error   # () -> the AmpError a call refused after close raises
         self._busy_error = busy_error       # () -> the AmpError an overlapping exclusive call raises
-        self._turn = threading.Lock()
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        self._cond = threading.Condition(self.lock)
         self._close_lock = threading.Lock()
-        self._shared = 0
-        self._closing = False
         self._settling = False   # close() stopped waiting: whoever finds the handle idle frees it
-        self._turn_kept = False  # the turn is held for ever by whoever took it to free the handle
         self._finalizer = weakref.finalize(owner, _destroy, destroy, handle)
         self.shared = _Shared(self)
         self.exclusive = _Exclusive(self)
@@ -69,62 +78,94 @@ class HandleLifetime:
     @property
     def closed(self) -> bool:
         """True once close() has begun: every later call is refused."""
-        return self._closing
+        return self.closing
 
     # exclusive calls ------------------------------------------------------------------------
     def enter_exclusive(self):
         """Takes the turn and returns the handle, or raises the busy or closed error."""
-        if not self._turn.acquire(False):
-            raise self._closed_error() if self._closing else self._busy_error()
-        if self._closing:
-            self._turn.release()
-            self._settle()  # this release may be what leaves the handle idle for a close that gave up
-            raise self._closed_error()
+        took = False
+        try:
+            with self.lock:
+                if self.closing:
+                    raise self._closed_error()
+                if self.busy:
+                    raise self._busy_error()
+                self.busy = took = True
+        except BaseException:
+            if took:  # a signal raised as the lock was let go: give the turn back
+                self.busy = False
+                if self.closing:
+                    self.settle()
+            raise
         return self.handle
 
     def leave_exclusive(self) -> None:
         """Gives the turn back (after enter_exclusive returned)."""
-        self._turn.release()
-        if self._closing:
-            self._settle()
+        self.busy = False
+        if self.closing:
+            self.settle()
+
+    def call_exclusive(self, fn, *args):
+        """``fn(handle, *args)`` holding the turn; what it returns. The turn is given back in this
+        method's own ``finally``, where no signal can cut in before it."""
+        handle = self.enter_exclusive()
+        try:
+            return fn(handle, *args)
+        finally:
+            self.busy = False
+            if self.closing:
+                self.settle()
 
     # shared calls ---------------------------------------------------------------------------
     def enter_shared(self):
         """Counts a call in and returns the handle, or raises the closed error."""
-        with self._lock:
-            if self._closing:
-                raise self._closed_error()
-            self._shared += 1
+        counted = False
+        try:
+            with self.lock:
+                if self.closing:
+                    raise self._closed_error()
+                self.shared_calls += 1
+                counted = True
+        except BaseException:
+            if counted:  # a signal raised as the lock was let go: count the call out again
+                with self.lock:
+                    self.shared_calls -= 1
+                if self.closing:
+                    self.settle()
+            raise
         return self.handle
 
     def leave_shared(self) -> None:
         """Counts the call out (after enter_shared returned)."""
-        with self._lock:
-            self._shared -= 1
-            if not self._closing:
-                return
-            self._cond.notify_all()
-            free = self._settling and self._claim_locked()
-        if free:
-            self._finalizer()
+        with self.lock:
+            self.shared_calls -= 1
+        if self.closing:
+            self.settle()
+
+    def call_shared(self, fn, *args):
+        """``fn(handle, *args)`` counted as a shared call; what it returns. The call is counted out
+        in this method's own ``finally``, where no signal can cut in before it."""
+        handle = self.enter_shared()
+        try:
+            return fn(handle, *args)
+        finally:
+            with self.lock:
+                self.shared_calls -= 1
+            if self.closing:
+                self.settle()
 
     # closing --------------------------------------------------------------------------------
-    def _claim_locked(self) -> bool:
-        # Under _lock, once settling: True (once) if the handle is idle and this thread is to free it.
-        if self._shared or not self._finalizer.alive:
-            return False
-        if not self._turn_kept:
-            if not self._turn.acquire(False):
-                return False  # an exclusive call is still inside (or being refused): it settles on leaving
-            self._turn_kept = True
-        return True
+    def _idle_locked(self) -> bool:
+        return not self.busy and not self.shared_calls
 
-    def _settle(self) -> None:
-        with self._lock:
+    def settle(self) -> None:
+        """After a call left a closing handle: wakes close(), or frees the handle if close() has
+        stopped waiting and no call is left inside."""
+        with self.lock:
             self._cond.notify_all()
-            free = self._settling and self._claim_locked()
+            free = self._settling and self._idle_locked()
         if free:
-            self._finalizer()
+            self._finalizer()  # at most once, whoever calls it
 
     def close(self) -> None:
         """Refuses new calls, stops those in flight, waits for them (at most CLOSE_WAIT_SECONDS),
@@ -133,23 +174,26 @@ class HandleLifetime:
         # Closers take turns: only the one holding _close_lock interrupts, and only before settling,
         # so the handle it interrupts cannot be freed meanwhile.
         with self._close_lock:
-            with self._lock:
+            with self.lock:
                 if self._settling:
                     return
-                self._closing = True
-                busy = self._turn.locked() or self._shared > 0
+                # once this is set under the lock, no call enters: the handle only gets idler
+                self.closing = True
+                busy = not self._idle_locked()
             try:
                 if busy:
                     self._interrupt(self.handle)
                 deadline = time.monotonic() + CLOSE_WAIT_SECONDS
-                if not self._turn_kept:
-                    self._turn_kept = self._turn.acquire(timeout=CLOSE_WAIT_SECONDS)
-                with self._lock:
-                    self._cond.wait_for(lambda: self._shared == 0, max(deadline - time.monotonic(), 0.0))
+                with self.lock:
+                    while not self._idle_locked():
+                        left = deadline - time.monotonic()
+                        if left <= 0.0:
+                            break
+                        self._cond.wait(min(left, _CLOSE_POLL_SECONDS))
             finally:
-                with self._lock:
+                with self.lock:
                     self._settling = True
-                    free = self._claim_locked()
+                    free = self._idle_locked()
         if free:
             self._finalizer()
 

@@ -38,11 +38,9 @@ def default_threads() -> int:
 # A long render returns to Python this often (milliseconds of native work per call), so that
 # signals (Ctrl-C) and close() from another thread get through.
 RENDER_SLICE_MS = 50
-_BUSY = "this executor is busy: another thread is rendering or resetting it (one render at a time per executor)"
-
-
 # run_block outputs up to this many samples are rendered into a kept array and copied out
 _SCRATCH_SAMPLES = 1 << 16
+_BUSY = "this executor is busy: another thread is rendering or resetting it (one render at a time per executor)"
 
 
 def _executor_busy() -> GraphError:
@@ -381,7 +379,11 @@ class NativeGraphExecutor:
             exc.audio = out[:, :, :done].copy() if copy_out else out[:, :, :done]
             raise
         finally:
-            life.leave_exclusive()
+            # inline (see native_lifetime): Python raises a pending signal at a method's entry,
+            # which would leave the turn taken for good
+            life.busy = False
+            if life.closing:
+                life.settle()
 
     def _raise_render_error(self, status: int, frames: int, progress, error):
         api = self._binding.api
@@ -394,9 +396,10 @@ class NativeGraphExecutor:
 
     def reset(self) -> None:
         """Back to time zero with fresh node state."""
-        api = self._binding.api
-        with self._life.exclusive as handle:
-            self._check(handle, api.amp_graph_reset(handle), "reset")
+        self._life.call_exclusive(self._reset)
+
+    def _reset(self, handle) -> None:
+        self._check(handle, self._binding.api.amp_graph_reset(handle), "reset")
 
     # streaming --------------------------------------------------------------------------------
     def create_streamer(self, *, block_frames: int = 256, lead_frames: int | None = None, chunk_blocks: int = 0,
@@ -422,17 +425,18 @@ class NativeGraphExecutor:
                 raise GraphError(
                     f"base_params['{node}']['{param}'] has {shape[2]} frames; a stream takes one value per row and "
                     "channel (shape (B, C, 1)); send changes over time as control events", node=node)
-        with self._life.exclusive as handle:
-            self._streamers = [s for s in self._streamers if not s.closed]
-            streamer = NativeStreamer(self, handle, block_frames, lead, chunk_blocks, base_params,
-                                      control_history_blob)
-            self._streamers.append(streamer)
+        return self._life.call_exclusive(self._start_streamer, block_frames, lead, chunk_blocks, base_params,
+                                         control_history_blob)
+
+    def _start_streamer(self, handle, *args) -> NativeStreamer:
+        self._streamers = [s for s in self._streamers if not s.closed]
+        streamer = NativeStreamer(self, handle, *args)
+        self._streamers.append(streamer)
         return streamer
 
     def _graph_info(self):
         info = self._binding.ffi.new(self._binding.types["AmpGraphInfo *"])
-        with self._life.shared as handle:
-            self._binding.api.amp_graph_info(handle, info)
+        self._life.call_shared(self._binding.api.amp_graph_info, info)
         return info
 
     @property

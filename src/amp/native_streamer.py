@@ -146,7 +146,11 @@ class NativeStreamer:
                     break
             return got
         finally:
-            life.leave_shared()
+            # inline (see native_lifetime): Python raises a pending signal at a method's entry
+            with life.lock:
+                life.shared_calls -= 1
+            if life.closing:
+                life.settle()
 
     def set_control(self, control_history_blob: bytes | None) -> None:
         """New control events from the next rendered block on (None: none; bound parameters hold)."""
@@ -155,18 +159,20 @@ class NativeStreamer:
         if control_history_blob is not None:
             blob = bytes(control_history_blob)
             size = len(blob)
-        with self._life.shared as handle:
-            status = api.amp_streamer_set_control(handle, blob, size)
-            if status != api.AMP_OK:
-                self._raise(handle, status, "set_control")
+        self._life.call_shared(self._set_control, blob, size)
+
+    def _set_control(self, handle, blob, size: int) -> None:
+        api = self._binding.api
+        status = api.amp_streamer_set_control(handle, blob, size)
+        if status != api.AMP_OK:
+            self._raise(handle, status, "set_control")
 
     def stop(self) -> None:
         """Stops rendering (idempotent). A reader waiting meanwhile gets :class:`amp.StreamStopped`."""
         if self.closed:
             return
         try:
-            with self._life.shared as handle:
-                self._binding.api.amp_streamer_stop(handle)
+            self._life.call_shared(self._binding.api.amp_streamer_stop)
         except StreamStopped:
             pass  # closed meanwhile, which stops it
 
@@ -174,8 +180,7 @@ class NativeStreamer:
         """The streamer's configuration and counters: block and lead frames, frames rendered and read, running,
         failed."""
         info = self._binding.ffi.new(self._binding.types["AmpStreamerInfo *"])
-        with self._life.shared as handle:
-            self._binding.api.amp_streamer_info(handle, info)
+        self._life.call_shared(self._binding.api.amp_streamer_info, info)
         return {
             "block_frames": int(info.block_frames),
             "lead_frames": int(info.lead_frames),

@@ -129,6 +129,20 @@ amp_osc_increments(const double *fq, ptrdiff_t fq_stride, const double *fm, doub
     }
 }
 
+/* Whether two lanes hold the same state, field by field: then the same inputs give them the same
+ * samples. */
+static inline AMP_WRAPPING int amp_osc_lane_same(const AmpOscLane *a, const AmpOscLane *b)
+{
+    return a->phase == b->phase && a->step == b->step && memcmp(&a->step_d, &b->step_d, sizeof(double)) == 0 &&
+           memcmp(&a->reset_prev, &b->reset_prev, sizeof(double)) == 0 &&
+           memcmp(&a->level, &b->level, sizeof(double)) == 0 && a->started == b->started && a->pos == b->pos &&
+           a->pending == b->pending && a->walking == b->walking && memcmp(&a->freq, &b->freq, sizeof(double)) == 0 &&
+           a->inc == b->inc && memcmp(&a->inc_d, &b->inc_d, sizeof(double)) == 0 && a->have_inc == b->have_inc &&
+           a->until[0] == b->until[0] && a->until[1] == b->until[1] &&
+           memcmp(&a->walk_width, &b->walk_width, sizeof(double)) == 0 &&
+           memcmp(a->ring, b->ring, sizeof(a->ring)) == 0;
+}
+
 /* The fixed-point form of the `phase` parameter (out of range: 0). */
 static inline AMP_WRAPPING uint64_t amp_osc_phase0(double phase)
 {

@@ -36,6 +36,7 @@ typedef struct EnvRow {
     double start;
     double target;
     double curve;   /* shape of the stage: 0 linear */
+    double norm;    /* 1 - exp(-curve), the shape's denominator, made once per stage */
     double peak;
     double level;   /* the last sample's level */
     double trigger_prev;
@@ -50,7 +51,7 @@ typedef struct EnvState {
 static void env_reset_rows(EnvState *state)
 {
     for (int32_t b = 0; b < state->batch; ++b) {
-        state->rows[b] = (EnvRow){ENV_IDLE, 0, 0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0};
+        state->rows[b] = (EnvRow){ENV_IDLE, 0, 0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0};
     }
 }
 
@@ -88,6 +89,7 @@ static void env_enter(EnvRow *row, int32_t stage, int64_t length, double target,
     row->start = row->level;
     row->target = target;
     row->curve = curve > 0.0 ? curve : 0.0;
+    row->norm = row->curve > 0.0 ? 1.0 - exp(-row->curve) : 0.0;
 }
 
 /* The parameters at the current sample, read when a stage begins. */
@@ -117,25 +119,77 @@ static void env_next_stage(EnvRow *row, const EnvParams *p, int held)
     }
 }
 
-static inline double env_shape(double u, double curve)
+static inline double env_shape(double u, double curve, double norm)
 {
     if (curve <= 0.0) {
         return u;
     }
-    return (1.0 - exp(-curve * u)) / (1.0 - exp(-curve));
+    return (1.0 - exp(-curve * u)) / norm;
+}
+
+/* The next n samples of a timed stage, none of them its last: the state machine's values, each
+ * sample on its own (so the CPU overlaps their exp and divisions). */
+static void env_stage_run(EnvRow *row, double *restrict y, double *restrict pulse, int32_t n)
+{
+    const double start = row->start;
+    const double span = row->target - row->start;
+    const double length = (double)row->length;
+    const int64_t k = row->k;
+    if (row->curve <= 0.0) {
+        for (int32_t i = 0; i < n; ++i) {
+            y[i] = start + span * ((double)(k + 1 + i) / length);
+            pulse[i] = 0.0;
+        }
+    } else {
+        const double curve = row->curve;
+        const double norm = row->norm;
+        for (int32_t i = 0; i < n; ++i) {
+            y[i] = start + span * env_shape((double)(k + 1 + i) / length, curve, norm);
+            pulse[i] = 0.0;
+        }
+    }
+    row->k = k + n;
+    row->level = y[n - 1];
+}
+
+/* Whether a sample with inputs (t, g) after one with (tp, gp) starts a note or moves the gate. */
+static inline int env_moves(double tp, double gp, double t, double g)
+{
+    return (tp < 0.5 && t >= 0.5) | (gp < 0.5 && g >= 0.5) | (gp >= 0.5 && !(g >= 0.5));
 }
 
 /* The first sample from f on where a note starts or the gate is released, or `frames`: before it,
- * an idle or sustaining row changes nothing but its inputs' previous values. */
+ * an idle or sustaining row changes nothing but its inputs' previous values. With both inputs
+ * connected, eight samples are tested at a time (a loop that may leave after any sample does not
+ * vectorize, an OR of eight does). */
 static int32_t env_quiet_until(const EnvRow *row, const double *tr, const double *gt, int32_t f, int32_t frames)
 {
     double tp = row->trigger_prev;
     double gp = row->gate_prev;
+    if (tr != NULL && gt != NULL && f < frames) {
+        if (env_moves(tp, gp, tr[f], gt[f])) {
+            return f;
+        }
+        for (++f; f + 8 <= frames; f += 8) {
+            int any = 0;
+            for (int32_t k = 0; k < 8; ++k) {
+                any |= env_moves(tr[f + k - 1], gt[f + k - 1], tr[f + k], gt[f + k]);
+            }
+            if (any) {
+                break;
+            }
+        }
+        for (; f < frames; ++f) {
+            if (env_moves(tr[f - 1], gt[f - 1], tr[f], gt[f])) {
+                return f;
+            }
+        }
+        return frames;
+    }
     for (; f < frames; ++f) {
         const double t = tr != NULL ? tr[f] : 0.0;
         const double g = gt != NULL ? gt[f] : 0.0;
-        const int held = g >= 0.5;
-        if ((tp < 0.5 && t >= 0.5) || (gp < 0.5 && held) || (gp >= 0.5 && !held)) {
+        if (env_moves(tp, gp, t, g)) {
             return f;
         }
         tp = t;
@@ -185,6 +239,20 @@ static int env_process(void *opaque, const AmpProcessArgs *args)
                     continue;
                 }
             }
+            if (row->stage != ENV_IDLE && row->stage != ENV_SUSTAIN && row->k + 1 < row->length) {
+                /* Inside a stage, before its last sample, until the trigger or the gate crosses
+                 * 0.5: only the level moves, along the stage's shape. */
+                const int32_t end = env_quiet_until(row, tr, gt, f, args->frames);
+                const int64_t left = row->length - 1 - row->k;
+                const int32_t n = (int64_t)(end - f) < left ? end - f : (int32_t)left;
+                if (n > 0) {
+                    env_stage_run(row, y + f, pulse + f, n);
+                    row->trigger_prev = tr != NULL ? tr[f + n - 1] : 0.0;
+                    row->gate_prev = gt != NULL ? gt[f + n - 1] : 0.0;
+                    f += n;
+                    continue;
+                }
+            }
             const EnvParams p = {
                 attack[f * pv[ENV_PARAM_ATTACK].stride_frame], hold[f * pv[ENV_PARAM_HOLD].stride_frame],
                 decay[f * pv[ENV_PARAM_DECAY].stride_frame],   sustain[f * pv[ENV_PARAM_SUSTAIN].stride_frame],
@@ -218,7 +286,7 @@ static int env_process(void *opaque, const AmpProcessArgs *args)
                 const double u = (double)(row->k + 1) / (double)row->length;
                 row->level = row->k + 1 == row->length ? row->target
                                                          : row->start + (row->target - row->start) *
-                                                                            env_shape(u, row->curve);
+                                                                            env_shape(u, row->curve, row->norm);
                 ++row->k;
             }
             y[f] = row->level;

@@ -13,6 +13,8 @@
 #endif
 
 #include "../amp_node.h"
+#include "../dsp/lanes4.h"
+#include "../dsp/rows.h"
 #include "../dsp/sine.h"
 
 #include <math.h>
@@ -25,7 +27,11 @@ typedef struct LfoState {
     int32_t batch;
     int32_t waveform;
     double initial_phase;
-    double *phase; /* per batch row, in [0, 1) */
+    double *phase;   /* per batch row, in [0, 1) */
+    double *ph;      /* the block's phases, then their shape: four rows interleaved, 4 max_frames */
+    double *next;    /* per row: its phase after the block */
+    int32_t *leader; /* per row: the row whose shape it takes (rows.h) */
+    int32_t *lane;   /* per leading row: where its shape is in ph (-1: not made yet) */
 } LfoState;
 
 static void lfo_reset_rows(LfoState *state)
@@ -48,7 +54,17 @@ static int lfo_create(const AmpNodeSetup *setup, void **out_state)
         state->initial_phase = 0.0;
     }
     state->phase = (double *)amp_node_calloc((size_t)setup->batch, sizeof(double));
-    if (state->phase == NULL) {
+    state->ph = (double *)amp_node_calloc(4 * (size_t)setup->max_frames, sizeof(double));
+    state->next = (double *)amp_node_calloc((size_t)setup->batch, sizeof(double));
+    state->leader = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
+    state->lane = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
+    if (state->phase == NULL || state->ph == NULL || state->next == NULL || state->leader == NULL ||
+        state->lane == NULL) {
+        free(state->phase);
+        free(state->ph);
+        free(state->next);
+        free(state->leader);
+        free(state->lane);
         free(state);
         return AMP_NODE_NO_MEMORY;
     }
@@ -71,32 +87,187 @@ static inline double lfo_shape(int waveform, double p)
     }
 }
 
+/* The phase of every sample of the block into ph; returns the phase the next block starts at. */
+static double lfo_phases(double p, const double *fq, ptrdiff_t stride, double inv_sr, double *ph, int32_t frames)
+{
+    for (int32_t f = 0; f < frames; ++f) {
+        ph[f] = p;
+        double inc = fq[f * stride] * inv_sr;
+        inc = inc == inc ? inc : 0.0;
+        p += inc;
+        if (p >= 1.0 || p < 0.0) {
+            p -= floor(p);
+            p = p < 1.0 ? p : 0.0;
+        }
+    }
+    return p;
+}
+
+/* The shape of each phase, in place: one loop per waveform, so that each vectorizes. */
+AMP_VECTOR_CLONES static void lfo_shapes(int waveform, double *ph, int32_t frames)
+{
+    switch (waveform) {
+    case LFO_TRIANGLE:
+        for (int32_t f = 0; f < frames; ++f) {
+            ph[f] = lfo_shape(LFO_TRIANGLE, ph[f]);
+        }
+        break;
+    case LFO_SAW:
+        for (int32_t f = 0; f < frames; ++f) {
+            ph[f] = lfo_shape(LFO_SAW, ph[f]);
+        }
+        break;
+    case LFO_SQUARE:
+        for (int32_t f = 0; f < frames; ++f) {
+            ph[f] = lfo_shape(LFO_SQUARE, ph[f]);
+        }
+        break;
+    default:
+        for (int32_t f = 0; f < frames; ++f) {
+            ph[f] = lfo_shape(LFO_SINE, ph[f]);
+        }
+        break;
+    }
+}
+
+#if AMP_LANES4
+/* The phases of four rows side by side (dsp/lanes4.h), interleaved into ph (sample f of lane k
+ * at 4 f + k): each lane makes exactly lfo_phases' operations, and a phase that wraps (a few
+ * times a second) is wrapped lane by lane as there. phase: the lanes' phases before the block,
+ * then after it. */
+AMP_VECTOR_CLONES static void lfo_phases4(double phase[4], const double *const fq[4], ptrdiff_t stride,
+                                          double inv_sr, double *ph, int32_t frames)
+{
+    AmpV4 p = amp_v4_load(phase);
+    const AmpV4 zero = amp_v4(0.0);
+    const AmpV4 one = amp_v4(1.0);
+    const AmpV4 rate = amp_v4(inv_sr);
+    AmpV4 inc = amp_v4_gather(fq, 0) * rate;
+    inc = amp_v4_select(inc == inc, inc, zero);
+    for (int32_t f = 0; f < frames; ++f) {
+        amp_v4_store(ph + 4 * (size_t)f, p);
+        if (stride != 0) {
+            inc = amp_v4_gather(fq, f * stride) * rate;
+            inc = amp_v4_select(inc == inc, inc, zero);
+        }
+        p += inc;
+        const AmpM4 wrap = (p >= one) | (p < zero);
+        if (wrap[0] | wrap[1] | wrap[2] | wrap[3]) {
+            for (int k = 0; k < 4; ++k) {
+                if (wrap[k]) {
+                    double q = p[k] - floor(p[k]);
+                    p[k] = q < 1.0 ? q : 0.0;
+                }
+            }
+        }
+    }
+    amp_v4_store(phase, p);
+}
+#endif
+
+AMP_VECTOR_CLONES static void lfo_scale(double *restrict y, const double *shape, ptrdiff_t shape_stride,
+                                        const double *of, ptrdiff_t of_stride, const double *dp, ptrdiff_t dp_stride,
+                                        int32_t frames)
+{
+    if (of_stride == 0 && dp_stride == 0) {
+        const double o = of[0];
+        const double d = dp[0];
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = o + d * shape[f * shape_stride];
+        }
+        return;
+    }
+    for (int32_t f = 0; f < frames; ++f) {
+        y[f] = of[f * of_stride] + dp[f * dp_stride] * shape[f * shape_stride];
+    }
+}
+
+typedef struct LfoRows {
+    const LfoState *state;
+    const AmpParamView *freq;
+    int32_t frames;
+} LfoRows;
+
+static int lfo_same_rows(const void *context, int32_t a, int32_t b)
+{
+    const LfoRows *rows = (const LfoRows *)context;
+    return AMP_ROWS_SAME(rows->state->phase[a], rows->state->phase[b]) &&
+           amp_rows_same_param(rows->freq, a, b, 0, rows->frames);
+}
+
+/* Every row whose leader's shape is in ph at lane lane[leader] (of `lanes` interleaved): its output. */
+static void lfo_write_rows(LfoState *state, const AmpProcessArgs *args, int32_t lanes)
+{
+    const AmpParamView *depth = &args->params[LFO_PARAM_DEPTH];
+    const AmpParamView *offset = &args->params[LFO_PARAM_OFFSET];
+    for (int32_t b = 0; b < args->batch; ++b) {
+        const int32_t k = state->lane[state->leader[b]];
+        if (k >= 0) {
+            lfo_scale(amp_signal_row(&args->outputs[0], b, 0), state->ph + k, lanes, amp_param_row(offset, b, 0),
+                      offset->stride_frame, amp_param_row(depth, b, 0), depth->stride_frame, args->frames);
+        }
+    }
+}
+
+/* Rows with the same phase and frequencies (rows.h) share one shape; depth and offset are each
+ * row's own. The shapes of four rows at a time are made side by side. */
 static int lfo_process(void *opaque, const AmpProcessArgs *args)
 {
     LfoState *state = (LfoState *)opaque;
-    const AmpSignal *out = &args->outputs[0];
     const AmpParamView *freq = &args->params[LFO_PARAM_FREQ];
-    const AmpParamView *depth = &args->params[LFO_PARAM_DEPTH];
-    const AmpParamView *offset = &args->params[LFO_PARAM_OFFSET];
     const double inv_sr = 1.0 / args->sample_rate;
-    const int waveform = state->waveform;
-    for (int32_t b = 0; b < args->batch; ++b) {
-        double p = state->phase[b];
-        double *y = amp_signal_row(out, b, 0);
-        const double *fq = amp_param_row(freq, b, 0);
-        const double *dp = amp_param_row(depth, b, 0);
-        const double *of = amp_param_row(offset, b, 0);
-        for (int32_t f = 0; f < args->frames; ++f) {
-            y[f] = of[f * offset->stride_frame] + dp[f * depth->stride_frame] * lfo_shape(waveform, p);
-            double inc = fq[f * freq->stride_frame] * inv_sr;
-            inc = inc == inc ? inc : 0.0;
-            p += inc;
-            if (p >= 1.0 || p < 0.0) {
-                p -= floor(p);
-                p = p < 1.0 ? p : 0.0;
+    const int32_t frames = args->frames;
+    const int32_t batch = args->batch;
+    const LfoRows context = {state, freq, frames};
+    const int32_t leaders = batch > 1 ? amp_rows_group(batch, state->leader, lfo_same_rows, &context) : batch;
+    for (int32_t b = 0; b < batch; ++b) {
+        state->leader[b] = leaders == batch ? b : state->leader[b];
+    }
+    for (int32_t r = 0; r < batch; ++r) {
+        state->lane[r] = -1;
+    }
+    int32_t b = 0;
+    while (b < batch) {
+        int32_t rows[4];
+        int32_t n = 0;
+        for (; b < batch && n < 4; ++b) {
+            if (state->leader[b] == b) {
+                rows[n++] = b;
             }
         }
-        state->phase[b] = p;
+#if AMP_LANES4
+        if (n == 4) {
+            const double *fq[4];
+            double p[4];
+            for (int k = 0; k < 4; ++k) {
+                fq[k] = amp_param_row(freq, rows[k], 0);
+                p[k] = state->phase[rows[k]];
+                state->lane[rows[k]] = k;
+            }
+            lfo_phases4(p, fq, freq->stride_frame, inv_sr, state->ph, frames);
+            for (int k = 0; k < 4; ++k) {
+                state->next[rows[k]] = p[k];
+            }
+            lfo_shapes(state->waveform, state->ph, 4 * frames);
+            lfo_write_rows(state, args, 4);
+            for (int k = 0; k < 4; ++k) {
+                state->lane[rows[k]] = -1;
+            }
+            continue;
+        }
+#endif
+        for (int32_t k = 0; k < n; ++k) {
+            const int32_t r = rows[k];
+            state->next[r] = lfo_phases(state->phase[r], amp_param_row(freq, r, 0), freq->stride_frame, inv_sr,
+                                        state->ph, frames);
+            lfo_shapes(state->waveform, state->ph, frames);
+            state->lane[r] = 0;
+            lfo_write_rows(state, args, 1);
+            state->lane[r] = -1;
+        }
+    }
+    for (int32_t r = 0; r < batch; ++r) {
+        state->phase[r] = state->next[state->leader[r]];
     }
     return AMP_NODE_OK;
 }
@@ -111,6 +282,10 @@ static void lfo_destroy(void *opaque)
     LfoState *state = (LfoState *)opaque;
     if (state != NULL) {
         free(state->phase);
+        free(state->ph);
+        free(state->next);
+        free(state->leader);
+        free(state->lane);
         free(state);
     }
 }

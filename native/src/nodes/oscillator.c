@@ -18,6 +18,7 @@
 
 #include "../amp_node.h"
 #include "../dsp/osc_lane.h"
+#include "../dsp/rows.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ typedef struct OscillatorState {
     int32_t waveform;
     uint64_t phase0;
     AmpOscLane *rows;  /* one per batch row */
+    int32_t *leader;   /* per row: the row whose waveform it takes this block (rows.h) */
+    int32_t *followed; /* per row: whether another row takes its waveform */
     double *scratch;   /* AMP_OSC_SCRATCH_ARRAYS * max_frames */
     AmpOscScratch work;
 } OscillatorState;
@@ -53,9 +56,13 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     state->waveform = (int32_t)setup->initial_params[OSC_PARAM_WAVEFORM];
     state->rows = (AmpOscLane *)amp_node_calloc((size_t)setup->batch, sizeof(AmpOscLane));
     state->scratch = (double *)amp_node_calloc(AMP_OSC_SCRATCH_ARRAYS * (size_t)setup->max_frames, sizeof(double));
-    if (state->rows == NULL || state->scratch == NULL) {
+    state->leader = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
+    state->followed = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
+    if (state->rows == NULL || state->scratch == NULL || state->leader == NULL || state->followed == NULL) {
         free(state->rows);
         free(state->scratch);
+        free(state->leader);
+        free(state->followed);
         free(state);
         return AMP_NODE_NO_MEMORY;
     }
@@ -99,33 +106,113 @@ static const OscKernel osc_kernels[4][3] = {
     {osc_steady_triangle, osc_varying_triangle, osc_general_triangle},
 };
 
-static int osc_process(void *opaque, const AmpProcessArgs *args)
+/* What decides a row's waveform before amp (osc_lane.h applies amp last, to the finished waveform). */
+typedef struct OscRows {
+    const OscillatorState *state;
+    const AmpProcessArgs *args;
+} OscRows;
+
+static int osc_same_rows(const void *context, int32_t a, int32_t b)
 {
-    OscillatorState *state = (OscillatorState *)opaque;
+    const OscRows *rows = (const OscRows *)context;
+    const AmpProcessArgs *args = rows->args;
+    return amp_osc_lane_same(&rows->state->rows[a], &rows->state->rows[b]) &&
+           amp_rows_same_param(&args->params[OSC_PARAM_FREQ], a, b, 0, args->frames) &&
+           (rows->state->waveform != AMP_SHAPE_SQUARE ||
+            amp_rows_same_param(&args->params[OSC_PARAM_PULSE_WIDTH], a, b, 0, args->frames)) &&
+           amp_rows_same_input(&args->inputs[OSC_INPUT_FM], a, b, args->frames) &&
+           amp_rows_same_input(&args->inputs[OSC_INPUT_RESET], a, b, args->frames);
+}
+
+/* y = x * amp, as the lane's last step does it (x * 1 is x, bit for bit, so a constant 1 copies). */
+static void osc_scale(double *y, const double *x, const double *am, ptrdiff_t am_stride, int32_t frames)
+{
+    if (am_stride == 0) {
+        const double gain = am[0];
+        if (gain != 1.0) {
+            for (int32_t f = 0; f < frames; ++f) {
+                y[f] = x[f] * gain;
+            }
+        } else if (y != x) {
+            memcpy(y, x, (size_t)frames * sizeof(double));
+        }
+    } else {
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = x[f] * am[f * am_stride];
+        }
+    }
+}
+
+static void osc_run_row(OscillatorState *state, const AmpProcessArgs *args, int32_t b, int unit_amp)
+{
+    static const double one = 1.0;
     const AmpSignal *out = &args->outputs[0];
     const AmpParamView *freq = &args->params[OSC_PARAM_FREQ];
     const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
     const AmpParamView *pw = &args->params[OSC_PARAM_PULSE_WIDTH];
     const AmpInputPort *fm = &args->inputs[OSC_INPUT_FM];
     const AmpInputPort *reset = &args->inputs[OSC_INPUT_RESET];
+    const int wf = state->waveform >= 0 && state->waveform < 4 ? state->waveform : 0;
+    const double *fm_row = fm->count > 0 ? amp_signal_row(&fm->signals[0], b, 0) : NULL;
+    const double *rs_row = reset->count > 0 ? amp_signal_row(&reset->signals[0], b, 0) : NULL;
+    const int kind = rs_row != NULL ? 2 : (fm_row != NULL || freq->stride_frame != 0 ? 1 : 0);
+    const ptrdiff_t am_stride = unit_amp ? 0 : amp->stride_frame;
+    /* A varying lane works through per-sample arrays: in pieces that keep them in the L1 cache
+     * (a lane's samples do not depend on how its block is cut). */
+    const int32_t piece = kind == 0 ? args->frames : OSC_PIECE;
+    for (int32_t f = 0; f < args->frames; f += piece) {
+        const int32_t n = args->frames - f < piece ? args->frames - f : piece;
+        osc_kernels[wf][kind](state, &state->rows[b], amp_param_row(freq, b, 0) + f * freq->stride_frame,
+                              freq->stride_frame, fm_row != NULL ? fm_row + f : NULL,
+                              rs_row != NULL ? rs_row + f : NULL,
+                              unit_amp ? &one : amp_param_row(amp, b, 0) + f * amp->stride_frame, am_stride,
+                              amp_param_row(pw, b, 0) + f * pw->stride_frame, pw->stride_frame, args->sample_rate,
+                              amp_signal_row(out, b, 0) + f, n);
+    }
+}
+
+/* Rows whose waveform is the same (rows.h) run it once, at amp 1, and each scales it by its own
+ * amp: the bits a row computed alone would have. */
+static int osc_process(void *opaque, const AmpProcessArgs *args)
+{
+    OscillatorState *state = (OscillatorState *)opaque;
     if (args->frames <= 0) {
         return AMP_NODE_OK;
     }
-    const int wf = state->waveform >= 0 && state->waveform < 4 ? state->waveform : 0;
+    const OscRows context = {state, args};
+    const int32_t leaders = args->batch > 1 ? amp_rows_group(args->batch, state->leader, osc_same_rows, &context)
+                                            : args->batch;
+    if (leaders == args->batch) {
+        for (int32_t b = 0; b < args->batch; ++b) {
+            osc_run_row(state, args, b, 0);
+        }
+        return AMP_NODE_OK;
+    }
     for (int32_t b = 0; b < args->batch; ++b) {
-        const double *fm_row = fm->count > 0 ? amp_signal_row(&fm->signals[0], b, 0) : NULL;
-        const double *rs_row = reset->count > 0 ? amp_signal_row(&reset->signals[0], b, 0) : NULL;
-        const int kind = rs_row != NULL ? 2 : (fm_row != NULL || freq->stride_frame != 0 ? 1 : 0);
-        /* A varying lane works through per-sample arrays: in pieces that keep them in the L1 cache
-         * (a lane's samples do not depend on how its block is cut). */
-        const int32_t piece = kind == 0 ? args->frames : OSC_PIECE;
-        for (int32_t f = 0; f < args->frames; f += piece) {
-            const int32_t n = args->frames - f < piece ? args->frames - f : piece;
-            osc_kernels[wf][kind](state, &state->rows[b], amp_param_row(freq, b, 0) + f * freq->stride_frame,
-                                  freq->stride_frame, fm_row != NULL ? fm_row + f : NULL,
-                                  rs_row != NULL ? rs_row + f : NULL, amp_param_row(amp, b, 0) + f * amp->stride_frame,
-                                  amp->stride_frame, amp_param_row(pw, b, 0) + f * pw->stride_frame, pw->stride_frame,
-                                  args->sample_rate, amp_signal_row(out, b, 0) + f, n);
+        state->followed[b] = 0;
+    }
+    for (int32_t b = 0; b < args->batch; ++b) {
+        state->followed[state->leader[b]] |= state->leader[b] != b;
+    }
+    const AmpSignal *out = &args->outputs[0];
+    const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
+    for (int32_t b = 0; b < args->batch; ++b) {
+        if (state->leader[b] == b) {
+            osc_run_row(state, args, b, state->followed[b]);
+        }
+    }
+    for (int32_t b = 0; b < args->batch; ++b) {
+        const int32_t l = state->leader[b];
+        if (l != b) {
+            state->rows[b] = state->rows[l];
+            osc_scale(amp_signal_row(out, b, 0), amp_signal_row(out, l, 0), amp_param_row(amp, b, 0),
+                      amp->stride_frame, args->frames);
+        }
+    }
+    for (int32_t b = 0; b < args->batch; ++b) {
+        if (state->followed[b]) {
+            osc_scale(amp_signal_row(out, b, 0), amp_signal_row(out, b, 0), amp_param_row(amp, b, 0),
+                      amp->stride_frame, args->frames);
         }
     }
     return AMP_NODE_OK;
@@ -143,6 +230,8 @@ static void osc_destroy(void *opaque)
     if (state != NULL) {
         free(state->rows);
         free(state->scratch);
+        free(state->leader);
+        free(state->followed);
         free(state);
     }
 }

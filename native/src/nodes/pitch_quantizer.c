@@ -10,6 +10,7 @@
  * the output is. f <= 0 (or not finite) gives 0 Hz at once, and the next note after it jumps
  * without a glide. */
 #include "../amp_node.h"
+#include "../dsp/rows.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ typedef struct PqRow {
 typedef struct PqState {
     int32_t batch;
     PqRow *rows;
+    int32_t *leader; /* per row: the row whose block it copies (rows.h) */
 } PqState;
 
 static void pq_reset_rows(PqState *state)
@@ -49,7 +51,10 @@ static int pq_create(const AmpNodeSetup *setup, void **out_state)
     }
     state->batch = setup->batch;
     state->rows = (PqRow *)amp_node_calloc((size_t)setup->batch, sizeof(PqRow));
-    if (state->rows == NULL) {
+    state->leader = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
+    if (state->rows == NULL || state->leader == NULL) {
+        free(state->rows);
+        free(state->leader);
         free(state);
         return AMP_NODE_NO_MEMORY;
     }
@@ -97,42 +102,84 @@ static void pq_retarget(PqRow *row, double f, double grid, double root, double s
     row->silent = 0;
 }
 
-static int pq_process(void *opaque, const AmpProcessArgs *args)
+static void pq_row(PqState *state, const AmpProcessArgs *args, int32_t b)
 {
-    PqState *state = (PqState *)opaque;
     const AmpSignal *out = &args->outputs[0];
     const AmpInputPort *in = &args->inputs[0];
     const AmpParamView *pitch = &args->params[PQ_PARAM_PITCH];
     const AmpParamView *grid = &args->params[PQ_PARAM_GRID];
     const AmpParamView *root = &args->params[PQ_PARAM_ROOT];
     const AmpParamView *slew = &args->params[PQ_PARAM_SLEW];
+    PqRow *row = &state->rows[b];
+    double *y = amp_signal_row(out, b, 0);
+    const double *x = in->count > 0 ? amp_signal_row(&in->signals[0], b, 0) : NULL;
+    const double *pt = amp_param_row(pitch, b, 0);
+    const double *gr = amp_param_row(grid, b, 0);
+    const double *rt = amp_param_row(root, b, 0);
+    const double *sl = amp_param_row(slew, b, 0);
+    for (int32_t f = 0; f < args->frames; ++f) {
+        const double freq = pt[f * pitch->stride_frame] + (x != NULL ? x[f] : 0.0);
+        const double g = gr[f * grid->stride_frame];
+        const double r = rt[f * root->stride_frame];
+        if (freq != row->f || g != row->grid || r != row->root) {
+            pq_retarget(row, freq, g, r, sl[f * slew->stride_frame], args->sample_rate);
+        }
+        if (!row->silent && row->length > 0) {
+            ++row->k;
+            if (row->k >= row->length) {
+                row->cents = row->target;
+                row->length = 0;
+                row->out = row->grid > 0.0 ? pq_hz(row->root, row->target) : row->f;
+            } else {
+                row->cents = row->from + (row->target - row->from) * ((double)row->k / (double)row->length);
+                row->out = pq_hz(row->root, row->cents);
+            }
+        }
+        y[f] = row->out;
+    }
+}
+
+static int pq_same_state(const PqRow *a, const PqRow *b)
+{
+    return AMP_ROWS_SAME(a->f, b->f) && AMP_ROWS_SAME(a->grid, b->grid) && AMP_ROWS_SAME(a->root, b->root) &&
+           AMP_ROWS_SAME(a->target, b->target) && a->silent == b->silent && AMP_ROWS_SAME(a->cents, b->cents) &&
+           AMP_ROWS_SAME(a->out, b->out) && AMP_ROWS_SAME(a->from, b->from) && a->k == b->k &&
+           a->length == b->length;
+}
+
+typedef struct PqRows {
+    const PqState *state;
+    const AmpProcessArgs *args;
+} PqRows;
+
+static int pq_same_rows(const void *context, int32_t a, int32_t b)
+{
+    const PqRows *rows = (const PqRows *)context;
+    const AmpProcessArgs *args = rows->args;
+    const int32_t n = args->frames;
+    return pq_same_state(&rows->state->rows[a], &rows->state->rows[b]) &&
+           amp_rows_same_param(&args->params[PQ_PARAM_PITCH], a, b, 0, n) &&
+           amp_rows_same_param(&args->params[PQ_PARAM_GRID], a, b, 0, n) &&
+           amp_rows_same_param(&args->params[PQ_PARAM_ROOT], a, b, 0, n) &&
+           amp_rows_same_param(&args->params[PQ_PARAM_SLEW], a, b, 0, n) &&
+           amp_rows_same_input(&args->inputs[0], a, b, n);
+}
+
+/* Rows with the same state, parameters and input (rows.h) are computed once and copied. */
+static int pq_process(void *opaque, const AmpProcessArgs *args)
+{
+    PqState *state = (PqState *)opaque;
+    const PqRows context = {state, args};
+    const int32_t leaders = args->batch > 1 ? amp_rows_group(args->batch, state->leader, pq_same_rows, &context)
+                                            : args->batch;
+    const AmpSignal *out = &args->outputs[0];
     for (int32_t b = 0; b < args->batch; ++b) {
-        PqRow *row = &state->rows[b];
-        double *y = amp_signal_row(out, b, 0);
-        const double *x = in->count > 0 ? amp_signal_row(&in->signals[0], b, 0) : NULL;
-        const double *pt = amp_param_row(pitch, b, 0);
-        const double *gr = amp_param_row(grid, b, 0);
-        const double *rt = amp_param_row(root, b, 0);
-        const double *sl = amp_param_row(slew, b, 0);
-        for (int32_t f = 0; f < args->frames; ++f) {
-            const double freq = pt[f * pitch->stride_frame] + (x != NULL ? x[f] : 0.0);
-            const double g = gr[f * grid->stride_frame];
-            const double r = rt[f * root->stride_frame];
-            if (freq != row->f || g != row->grid || r != row->root) {
-                pq_retarget(row, freq, g, r, sl[f * slew->stride_frame], args->sample_rate);
-            }
-            if (!row->silent && row->length > 0) {
-                ++row->k;
-                if (row->k >= row->length) {
-                    row->cents = row->target;
-                    row->length = 0;
-                    row->out = row->grid > 0.0 ? pq_hz(row->root, row->target) : row->f;
-                } else {
-                    row->cents = row->from + (row->target - row->from) * ((double)row->k / (double)row->length);
-                    row->out = pq_hz(row->root, row->cents);
-                }
-            }
-            y[f] = row->out;
+        const int32_t l = leaders == args->batch ? b : state->leader[b];
+        if (l == b) {
+            pq_row(state, args, b);
+        } else {
+            state->rows[b] = state->rows[l];
+            amp_rows_copy(amp_signal_row(out, b, 0), amp_signal_row(out, l, 0), args->frames);
         }
     }
     return AMP_NODE_OK;
@@ -148,6 +195,7 @@ static void pq_destroy(void *opaque)
     PqState *state = (PqState *)opaque;
     if (state != NULL) {
         free(state->rows);
+        free(state->leader);
         free(state);
     }
 }

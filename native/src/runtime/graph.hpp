@@ -236,6 +236,7 @@ private:
     int32_t load_control(const RenderRequest &request, int64_t *start_sample);
     void fill_curve(ParamSource &source, const ControlKey &key, int64_t block_start, int32_t frames) const;
     void prepare_param(NodeInstance &node, AmpParamView &view, uint32_t param, const BlockContext &block);
+    const double *route_row(const Route &route, const BlockContext &block, int32_t b, int32_t c) const;
     void select_params();
     void copy_to_output(const AmpSignal &sink, const BlockContext &block);
     int32_t fail(int32_t code, const char *stage, const char *node, int64_t block, const char *format, ...);

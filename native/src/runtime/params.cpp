@@ -256,6 +256,16 @@ void Graph::select_params()
     }
 }
 
+// Row b, channel c of a route's source value for this block.
+const double *Graph::route_row(const Route &route, const BlockContext &block, int32_t b, int32_t c) const
+{
+    const ValueStore &store = stores_[route.source_value];
+    const AmpSignal src{store.data + (store.slots > 1 ? block.slot : 0) * store.slot_size, store.channels,
+                        config_.max_block_frames};
+    const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
+    return amp_signal_row(&src, b, sc);
+}
+
 void Graph::prepare_param(NodeInstance &node, AmpParamView &view, uint32_t p, const BlockContext &block)
 {
     const RenderRequest &request = *request_;
@@ -285,35 +295,50 @@ void Graph::prepare_param(NodeInstance &node, AmpParamView &view, uint32_t p, co
         view = base;
         return;
     }
-    // (base + sum of add routes) * product of mul routes, rebuilt in scratch every block.
+    // (base + sum of add routes) * product of mul routes, rebuilt in scratch every block. The base
+    // is copied in the same pass as the first route (x + s m and x * (s m) round as the copy and
+    // the separate pass did).
     double *scratch = source.scratch;
+    const size_t adds = source.add_routes.size();
+    const size_t muls = source.mul_routes.size();
     for (int32_t b = 0; b < batch; ++b) {
         for (int32_t c = 0; c < channels; ++c) {
             double *y = scratch + (static_cast<ptrdiff_t>(b) * channels + c) * max_frames;
             const double *x = amp_param_row(&base, b, c);
-            for (int32_t f = 0; f < frames; ++f) {
-                y[f] = x[f * base.stride_frame];
-            }
-            for (size_t k = first_add; k < source.add_routes.size(); ++k) {
-                const Route &route = routes_[source.add_routes[k]];
-                const ValueStore &store = stores_[route.source_value];
-                const AmpSignal src{store.data + (store.slots > 1 ? block.slot : 0) * store.slot_size, store.channels,
-                                    config_.max_block_frames};
-                const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
-                const double *m = amp_signal_row(&src, b, sc);
-                for (int32_t f = 0; f < frames; ++f) {
-                    y[f] += route.scale * m[f];
+            const ptrdiff_t xs = base.stride_frame;
+            const double x0 = x[0];
+            for (size_t k = first_add; k < adds; ++k) {
+                const double scale = routes_[source.add_routes[k]].scale;
+                const double *m = route_row(routes_[source.add_routes[k]], block, b, c);
+                if (k > first_add) {
+                    for (int32_t f = 0; f < frames; ++f) {
+                        y[f] += scale * m[f];
+                    }
+                } else if (xs == 0) {
+                    for (int32_t f = 0; f < frames; ++f) {
+                        y[f] = x0 + scale * m[f];
+                    }
+                } else {
+                    for (int32_t f = 0; f < frames; ++f) {
+                        y[f] = x[f * xs] + scale * m[f];
+                    }
                 }
             }
-            for (size_t k = first_mul; k < source.mul_routes.size(); ++k) {
-                const Route &route = routes_[source.mul_routes[k]];
-                const ValueStore &store = stores_[route.source_value];
-                const AmpSignal src{store.data + (store.slots > 1 ? block.slot : 0) * store.slot_size, store.channels,
-                                    config_.max_block_frames};
-                const int32_t sc = route.channel >= 0 ? route.channel : (src.channels == 1 ? 0 : c);
-                const double *m = amp_signal_row(&src, b, sc);
-                for (int32_t f = 0; f < frames; ++f) {
-                    y[f] *= route.scale * m[f];
+            for (size_t k = first_mul; k < muls; ++k) {
+                const double scale = routes_[source.mul_routes[k]].scale;
+                const double *m = route_row(routes_[source.mul_routes[k]], block, b, c);
+                if (k > first_mul || first_add < adds) {
+                    for (int32_t f = 0; f < frames; ++f) {
+                        y[f] *= scale * m[f];
+                    }
+                } else if (xs == 0) {
+                    for (int32_t f = 0; f < frames; ++f) {
+                        y[f] = x0 * (scale * m[f]);
+                    }
+                } else {
+                    for (int32_t f = 0; f < frames; ++f) {
+                        y[f] = x[f * xs] * (scale * m[f]);
+                    }
                 }
             }
         }

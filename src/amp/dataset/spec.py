@@ -21,6 +21,10 @@ __all__ = ["DatasetSpec", "EventSpec", "load_spec_file"]
 
 DEFAULT_BLOCK_FRAMES = 512
 
+# Patches (as canonical JSON, sample rate included) that passed the schema check in this process.
+_CHECKED_PATCHES: set[str] = set()
+_CHECKED_PATCHES_KEPT = 32
+
 
 @dataclass(frozen=True)
 class EventSpec:
@@ -132,8 +136,18 @@ class DatasetSpec:
 
         config = dict(self.patch)
         config["sample_rate"] = self.sample_rate
+        # Checking a patch against its schema takes about as long as rendering a shard's first
+        # item, and a worker would check the same patch two or three times per shard: a patch
+        # this process has checked already (the same JSON) is not checked again.
+        checked = json.dumps(config, sort_keys=True, default=repr)
         try:
-            return AudioGraph.from_config(config)
+            if checked in _CHECKED_PATCHES:
+                return AudioGraph._from_valid_config(config)
+            graph = AudioGraph.from_config(config)
+            if len(_CHECKED_PATCHES) >= _CHECKED_PATCHES_KEPT:
+                _CHECKED_PATCHES.clear()
+            _CHECKED_PATCHES.add(checked)
+            return graph
         except AmpError as exc:
             raise SpecError(f"dataset spec: patch: {exc}") from None
         except (TypeError, AttributeError, KeyError) as exc:  # a patch whose parts have the wrong shape
