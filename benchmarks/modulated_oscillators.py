@@ -4,6 +4,8 @@
     python benchmarks/modulated_oscillators.py [--block 256] [--seconds 4]
 
 Variants: "steady" (fixed frequencies), "fm" (an audio-rate FM input from a `constant` node each),
+"fm sine" (the FM input from one 5 Hz sine `oscillator` shared by all, so every sample's frequency
+differs),
 "freq override" (the frequency as a per-sample parameter override), "amp override" (fixed
 frequency, amp as a per-sample override), "control key" (the frequency bound to a control key,
 200 events, linear). The time is the whole render's (oscillators, mix, runtime) per
@@ -34,6 +36,10 @@ def build(kind: str, frames: int):
         if kind == "fm":
             g.add_node(f"m{k}", "constant", value=3.0)
             g.connect(f"m{k}", f"o{k}", input="fm")
+        elif kind == "fm sine":
+            if k == 0:
+                g.add_node("lfo", "oscillator", freq=5.0, amp=20.0)
+            g.connect("lfo", f"o{k}", input="fm")
         elif kind == "freq override":
             params[f"o{k}"] = {"freq": np.linspace(100, 300, frames)[None, None, :] * (1 + k * 0.01)}
         elif kind == "amp override":
@@ -59,7 +65,7 @@ def main() -> int:
     frames = int(args.seconds * SR)
     print("| variant | ns per oscillator-sample (best of 5) |")
     print("|---|---|")
-    for kind in ("steady", "fm", "amp override", "freq override", "control key"):
+    for kind in ("steady", "fm", "fm sine", "amp override", "freq override", "control key"):
         g, params, blob = build(kind, frames)
         best = float("inf")
         with NativeGraphExecutor(g, sample_rate=SR, max_block_frames=args.block, threads=1) as ex:

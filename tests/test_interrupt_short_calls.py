@@ -21,7 +21,8 @@ import amp
 from amp.native_runtime import NativeGraphExecutor
 
 CAUGHT = 1000    # interrupts to land in the loop (signals that arrive together are handled once)
-SENDS = 30000    # at most this many sent
+ENOUGH = CAUGHT // 10  # fewer landed means the loop was hardly tried, not that it failed
+SENDING_SECONDS = 20.0  # a loaded machine merges signals sent while the loop waits for a core
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs POSIX signals")
 
@@ -33,8 +34,8 @@ def one_oscillator() -> amp.AudioGraph:
 
 
 def interrupted_loop(call) -> int:
-    """Calls `call` over and over while interrupts arrive, until CAUGHT of them landed (or SENDS
-    were sent); returns how many landed."""
+    """Calls `call` over and over while interrupts arrive, until CAUGHT of them landed (or
+    SENDING_SECONDS passed); returns how many landed."""
     armed = [False]
 
     def handler(signum, frame):
@@ -50,7 +51,8 @@ def interrupted_loop(call) -> int:
     stop = threading.Event()
 
     def sender():
-        for _ in range(SENDS):
+        deadline = time.monotonic() + SENDING_SECONDS
+        while time.monotonic() < deadline:
             if stop.is_set() or caught >= CAUGHT:
                 return
             time.sleep(rng.random() * 0.0003)
@@ -80,7 +82,7 @@ def interrupted_loop(call) -> int:
 def test_run_block_is_usable_after_interrupts_anywhere():
     with NativeGraphExecutor(one_oscillator(), max_block_frames=64, threads=1) as ex:
         caught = interrupted_loop(lambda: ex.run_block(64))
-        assert caught >= CAUGHT // 5
+        assert caught >= ENOUGH
         assert not ex._life.busy
         position = ex.frame_position
         block = ex.run_block(64)  # not refused as busy
@@ -92,7 +94,7 @@ def test_run_block_is_usable_after_interrupts_anywhere():
 def test_render_block_is_usable_after_interrupts_anywhere():
     g = one_oscillator()
     caught = interrupted_loop(lambda: g.render_block(64))
-    assert caught >= CAUGHT // 5
+    assert caught >= ENOUGH
     # the graph's count of frames is the stream's, whichever statement each interrupt cut short
     assert g.frame_position == g.executor.frame_position
     assert g.render_block(64).shape == (1, 1, 64)
@@ -103,7 +105,7 @@ def test_a_streamer_read_is_counted_out_whatever_interrupts_it():
     with NativeGraphExecutor(one_oscillator(), max_block_frames=64, threads=1) as ex:
         stream = ex.create_streamer(block_frames=64, lead_frames=1 << 16)
         caught = interrupted_loop(lambda: stream.read(64))
-        assert caught >= CAUGHT // 5
+        assert caught >= ENOUGH
         assert stream._life.shared_calls == 0
         assert isinstance(stream.read(64), np.ndarray)
         stream.close()

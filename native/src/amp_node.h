@@ -63,6 +63,31 @@ static inline const double *amp_param_row(const AmpParamView *p, int32_t b, int3
 #define AMP_VECTOR_CLONES
 #endif
 
+/* The same for kernels that also use fused multiply-adds, only where the value computed is the
+ * same bits either way (dsp/phase.h): the wide copies are for the x86-64-v4 (AVX-512) and v3
+ * (AVX2) levels, which have FMA, and amp_fma_clones_fused() tells at run time whether the copy
+ * that runs has it (with GCC only; elsewhere these are AMP_VECTOR_CLONES, with FMA only where
+ * the whole build targets it). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define AMP_FMA_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define AMP_FMA_CLONES_AT_RUN_TIME 1
+#else
+#define AMP_FMA_VECTOR_CLONES AMP_VECTOR_CLONES
+#endif
+
+static inline int amp_fma_clones_fused(void)
+{
+#if defined(__FMA__)
+    return 1;
+#elif defined(AMP_FMA_CLONES_AT_RUN_TIME)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("x86-64-v3") != 0;
+#else
+    return 0;
+#endif
+}
+
 /* Zeroed memory for a node's state (free it with free()): it starts on a cache line and fills
  * whole lines, so two nodes never share one. Nodes on different threads that wrote neighbouring
  * calloc blocks kept pulling each other's lines across cores, which made every node 20 to 30 %

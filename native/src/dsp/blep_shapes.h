@@ -17,6 +17,15 @@
 
 enum { AMP_SHAPE_SINE = 0, AMP_SHAPE_SAW = 1, AMP_SHAPE_SQUARE = 2, AMP_SHAPE_TRIANGLE = 3 };
 
+/* Inlined into the kernels that use them: an out-of-line copy is built for the baseline target
+ * only, so the residual's 24-tap loops ran two at a time (SSE2) under kernels built for AVX-512,
+ * and with the waveform a run-time switch. */
+#if defined(__GNUC__)
+#define AMP_SHAPE_INLINE __attribute__((always_inline))
+#else
+#define AMP_SHAPE_INLINE
+#endif
+
 #define AMP_SHAPE_RING 32 /* a power of two holding AMP_MINBLEP_TAPS samples of residuals */
 #define AMP_SHAPE_TWO_PI 6.283185307179586476925286766559
 
@@ -57,7 +66,7 @@ static inline double amp_shape_slope(int wf, double p)
 /* Adds scale times a tabulated residual, its polynomial in x evaluated at xp (the powers of x),
  * to the ring's next AMP_MINBLEP_TAPS - skip samples, from the residual's sample `skip` on (a
  * breakpoint `skip` samples further back). */
-static inline void amp_shape_add_residual(double *ring, int32_t pos,
+static inline AMP_SHAPE_INLINE void amp_shape_add_residual(double *ring, int32_t pos,
                                           const double table[AMP_MINBLEP_ORDER][AMP_MINBLEP_TAPS],
                                           const double *xp, double scale, int skip)
 {
@@ -86,7 +95,7 @@ static inline void amp_shape_add_residual(double *ring, int32_t pos,
 
 /* The residual due at the ring's slot pos, taken out of the ring (pending > 0): the slot is cleared
  * and pos moves on. */
-static inline double amp_shape_take(double *ring, int32_t *pos, int32_t *pending)
+static inline AMP_SHAPE_INLINE double amp_shape_take(double *ring, int32_t *pos, int32_t *pending)
 {
     const double residual = ring[*pos];
     ring[*pos] = 0.0;
@@ -97,7 +106,7 @@ static inline double amp_shape_take(double *ring, int32_t *pos, int32_t *pending
 
 /* The next n residuals (n <= pending) taken out of the ring and added to y[0..n), in two
  * contiguous runs (they vectorize): the same as n calls of amp_shape_take. */
-static inline void amp_shape_take_run(double *ring, int32_t *pos, int32_t *pending, double *y, int32_t n)
+static inline AMP_SHAPE_INLINE void amp_shape_take_run(double *ring, int32_t *pos, int32_t *pending, double *y, int32_t n)
 {
     const int32_t head = AMP_SHAPE_RING - *pos < n ? AMP_SHAPE_RING - *pos : n;
     double *a = ring + *pos;
@@ -115,7 +124,7 @@ static inline void amp_shape_take_run(double *ring, int32_t *pos, int32_t *pendi
 
 /* Adds the residuals of a breakpoint x + skip samples before the next sample (x in [0, 1]): a
  * jump of `jump` in value and a change of `kink` per sample in slope. */
-static inline void amp_shape_schedule_past(double *ring, int32_t pos, int32_t *pending, double x, double jump,
+static inline AMP_SHAPE_INLINE void amp_shape_schedule_past(double *ring, int32_t pos, int32_t *pending, double x, double jump,
                                            double kink, int skip)
 {
     double xp[AMP_MINBLEP_ORDER];
@@ -134,7 +143,7 @@ static inline void amp_shape_schedule_past(double *ring, int32_t pos, int32_t *p
     }
 }
 
-static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
+static inline AMP_SHAPE_INLINE void amp_shape_schedule(double *ring, int32_t pos, int32_t *pending, double x, double jump, double kink)
 {
     amp_shape_schedule_past(ring, pos, pending, x, jump, kink, 0);
 }
@@ -143,7 +152,7 @@ static inline void amp_shape_schedule(double *ring, int32_t pos, int32_t *pendin
  * whole cycles taken off, passed point c: in [0, 1] when it did, else -1. Counting crossings from
  * the two phases and the wraps (not from distances) counts each exactly once, whatever the
  * rounding. */
-static inline double amp_shape_since(double prev, double p, double wraps, double c, double inc)
+static inline AMP_SHAPE_INLINE double amp_shape_since(double prev, double p, double wraps, double c, double inc)
 {
     /* At c = 0 the comparisons are always true: the count is the wraps alone. */
     const double count = c == 0.0 ? wraps : wraps + (double)(p >= c) - (double)(prev >= c);
@@ -161,7 +170,7 @@ static inline double amp_shape_since(double prev, double p, double wraps, double
 
 /* The saw's and triangle's breakpoints passed on the way from prev to p, counting those in
  * [from, to) samples ago, `skip` samples before the next sample. */
-static inline void amp_shape_breakpoints_past(double *ring, int32_t pos, int32_t *pending, int wf, double prev,
+static inline AMP_SHAPE_INLINE void amp_shape_breakpoints_past(double *ring, int32_t pos, int32_t *pending, int wf, double prev,
                                               double p, double wraps, double inc, double from, double to, int skip)
 {
     if (wf == AMP_SHAPE_SAW) {
@@ -182,7 +191,7 @@ static inline void amp_shape_breakpoints_past(double *ring, int32_t pos, int32_t
     }
 }
 
-static inline void amp_shape_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
+static inline AMP_SHAPE_INLINE void amp_shape_breakpoints(double *ring, int32_t pos, int32_t *pending, int wf, double prev, double p,
                                          double wraps, double inc, double from, double to)
 {
     amp_shape_breakpoints_past(ring, pos, pending, wf, prev, p, wraps, inc, from, to, 0);
@@ -199,7 +208,7 @@ static inline double amp_shape_line(int wf, double p, double width, double inc)
  * that did it, rising at p = 0, falling at the width (the other way round when the phase runs
  * backwards). Where the width moved across the phase instead, or a reset jumped it, the edge is
  * put inside this sample at the nearest time the phase allows. */
-static inline void amp_shape_square_edge(double *ring, int32_t pos, int32_t *pending, double value, double level, double p,
+static inline AMP_SHAPE_INLINE void amp_shape_square_edge(double *ring, int32_t pos, int32_t *pending, double value, double level, double p,
                                    double width, double step, double since_reset)
 {
     const int rising = value > level;

@@ -28,6 +28,7 @@
 #ifndef AMP_DSP_OSC_LANE_H
 #define AMP_DSP_OSC_LANE_H
 
+#include "../amp_node.h"
 #include "blep_shapes.h"
 #include "phase.h"
 #include "../amp_wrapping.h"
@@ -65,6 +66,7 @@ typedef struct AmpOscScratch {
     double *incd;   /* the same in cycles */
     uint64_t *ev;   /* nonzero where something happens */
     double *rx;     /* the reset's time before the sample, or -1 */
+    int fused;      /* the kernel runs as a copy with fused multiply-adds (amp_fma_clones_fused) */
 } AmpOscScratch;
 
 enum { AMP_OSC_SCRATCH_ARRAYS = 5 };
@@ -76,12 +78,55 @@ static inline AMP_WRAPPING void amp_osc_scratch_init(AmpOscScratch *s, double *m
     s->incd = memory + 2 * (size_t)max_frames;
     s->ev = (uint64_t *)(memory + 3 * (size_t)max_frames);
     s->rx = memory + 4 * (size_t)max_frames;
+    s->fused = amp_fma_clones_fused();
 }
 
 static inline AMP_WRAPPING void amp_osc_lane_init(AmpOscLane *lane, uint64_t phase0)
 {
     memset(lane, 0, sizeof *lane);
     lane->phase = phase0;
+}
+
+/* The increment freq / sr (inverse_rate = 1 / sr) in cycles and in fixed point; fused as in
+ * amp_phase_increment_with. */
+static inline AMP_WRAPPING __attribute__((always_inline)) void
+amp_osc_increment(double freq, double sr, double inverse_rate, double *inc_d, uint64_t *inc_f, const int fused)
+{
+    double hi;
+    double lo;
+    amp_phase_increment_with(freq, sr, inverse_rate, &hi, &lo, fused);
+    *inc_d = hi;
+    *inc_f = amp_phase_fixed(hi, lo);
+}
+
+/* Each sample's increment from the frequency row and fm (NULL: unconnected). One loop per kind of
+ * source, each with plain loads: a select on fm inside the loop becomes a masked load from fm,
+ * which with fm NULL touches an unmapped page with every lane masked off (a slow microcode assist
+ * on AMD machines), and a load at a stride known only at run time becomes eight scalar loads.
+ * x + 0.0 where fm is unconnected keeps the bits of the one-loop form (it turns -0 into +0). */
+static inline AMP_WRAPPING __attribute__((always_inline)) void
+amp_osc_increments(const double *fq, ptrdiff_t fq_stride, const double *fm, double sr, double *restrict incd,
+                   uint64_t *restrict incf, int32_t frames, const int fused)
+{
+    const double inverse_rate = 1.0 / sr;
+    if (fm != NULL && fq_stride == 0) {
+        const double base = fq[0];
+        for (int32_t f = 0; f < frames; ++f) {
+            amp_osc_increment(base + fm[f], sr, inverse_rate, &incd[f], &incf[f], fused);
+        }
+    } else if (fm != NULL) {
+        for (int32_t f = 0; f < frames; ++f) {
+            amp_osc_increment(fq[f * fq_stride] + fm[f], sr, inverse_rate, &incd[f], &incf[f], fused);
+        }
+    } else if (fq_stride == 1) {
+        for (int32_t f = 0; f < frames; ++f) {
+            amp_osc_increment(fq[f] + 0.0, sr, inverse_rate, &incd[f], &incf[f], fused);
+        }
+    } else {
+        for (int32_t f = 0; f < frames; ++f) {
+            amp_osc_increment(fq[f * fq_stride] + 0.0, sr, inverse_rate, &incd[f], &incf[f], fused);
+        }
+    }
 }
 
 /* Whether two lanes hold the same state, field by field: then the same inputs give them the same
@@ -147,7 +192,12 @@ static inline AMP_WRAPPING uint64_t amp_osc_event(int wf, uint64_t prev, uint64_
         const uint64_t is = amp_phase_cycles(p) < width;
         return gate | (was ^ is);
     }
-    const uint64_t wraps = (uint64_t)(((int64_t)step > 0) & (p < prev)) | (uint64_t)(((int64_t)step < 0) & (p > prev));
+    /* A wrap forwards carries out of prev + step, one backwards does not (a step below zero is
+     * 2^64 - |step|); with step 0 nothing carries and nothing wraps. So the phase wrapped exactly
+     * when the carry differs from the step's sign: (step > 0 and p < prev) or (step < 0 and
+     * p > prev), in two comparisons. p is prev + step except at a reset, which is an event
+     * anyway. */
+    const uint64_t wraps = (uint64_t)(p < prev) ^ (uint64_t)((int64_t)step < 0);
     return gate | wraps | (amp_osc_region(wf, prev) ^ amp_osc_region(wf, p));
 }
 
@@ -179,7 +229,7 @@ static inline AMP_WRAPPING void amp_osc_history(AmpOscLane *lane, int wf, uint64
 }
 
 /* The residuals sample f schedules (it is an event sample, or the block's first). */
-static inline AMP_WRAPPING void amp_osc_handle(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev,
+static inline AMP_WRAPPING AMP_SHAPE_INLINE void amp_osc_handle(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev,
                                   uint64_t p, uint64_t step, double step_d, double inc, double width, double rx)
 {
     double *ring = lane->ring;
@@ -233,7 +283,7 @@ static inline AMP_WRAPPING void amp_osc_handle(AmpOscLane *lane, double *level, 
 
 /* Sample f's residuals: those it schedules (an event sample, or the block's first), then the one
  * due, added to its value in y. */
-static inline AMP_WRAPPING void amp_osc_visit(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev, uint64_t p,
+static inline AMP_WRAPPING AMP_SHAPE_INLINE void amp_osc_visit(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t prev, uint64_t p,
                                  uint64_t step, double step_d, double inc, double width, double rx, int event,
                                  double *y)
 {
@@ -275,7 +325,7 @@ static inline AMP_WRAPPING uint64_t amp_osc_until(uint64_t q, uint64_t t, uint64
 /* A steady lane (constant frequency, no reset input) after its first sample: the phases are
  * p0 + f * step, so the breakpoints fall where integer division says, with nothing to look for in
  * between. The samples visited, and what each does, are the ones the general walk finds. */
-static inline AMP_WRAPPING void amp_osc_steady_walk(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t p0,
+static inline AMP_WRAPPING AMP_SHAPE_INLINE void amp_osc_steady_walk(AmpOscLane *lane, double *level, int wf, uint64_t phase0, uint64_t p0,
                                        uint64_t step, double inc, double width, double *y, int32_t frames)
 {
     uint64_t at[2];
@@ -362,13 +412,10 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
     double c_d = 0.0;
     uint64_t c_f = 0;
     if (varying) {
-        const double inverse_rate = 1.0 / sr;
-        for (int32_t f = 0; f < frames; ++f) {
-            double hi;
-            double lo;
-            amp_phase_increment(fq[f * fq_stride] + (fm != NULL ? fm[f] : 0.0), sr, inverse_rate, &hi, &lo);
-            incd[f] = hi;
-            incf[f] = amp_phase_fixed(hi, lo);
+        if (s->fused) {
+            amp_osc_increments(fq, fq_stride, fm, sr, incd, incf, frames, 1);
+        } else {
+            amp_osc_increments(fq, fq_stride, fm, sr, incd, incf, frames, 0);
         }
     } else if (lane->have_inc && fq[0] == lane->freq) {
         c_d = lane->inc_d;
@@ -421,27 +468,40 @@ amp_osc_lane_run(const AmpOscScratch *s, AmpOscLane *lane, const int wf, const i
             }
             lane->reset_prev = reset_prev;
         } else {
+            /* A running sum, four samples per step of the chain: integer addition is exact and
+             * associative (modulo 2^64), so the partial sums give the same phases. */
             p = first;
             ph[0] = p;
-            for (int32_t f = 1; f < frames; ++f) {
+            int32_t f = 1;
+            for (; f + 4 <= frames; f += 4) {
+                const uint64_t a = AMP_OSC_INCF(f - 1);
+                const uint64_t ab = a + AMP_OSC_INCF(f);
+                const uint64_t c = AMP_OSC_INCF(f + 1);
+                const uint64_t cd = c + AMP_OSC_INCF(f + 2);
+                ph[f] = p + a;
+                ph[f + 1] = p + ab;
+                ph[f + 2] = (p + ab) + c;
+                p += ab + cd;
+                ph[f + 3] = p;
+            }
+            for (; f < frames; ++f) {
                 p += AMP_OSC_INCF(f - 1);
                 ph[f] = p;
             }
         }
-        /* The values and the events (sample 0 is always visited). */
-        for (int32_t f = 0; f < frames; ++f) {
-            const double width = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
-            y[f] = amp_osc_value(wf, ph[f], AMP_OSC_INCD(f), width);
-        }
+        /* The values and the events (sample 0 is always visited), in one pass over the phases. */
+        y[0] = amp_osc_value(wf, ph[0], AMP_OSC_INCD(0), square ? amp_osc_width(pw[0]) : 0.5);
         if (wf != AMP_SHAPE_SINE) {
             for (int32_t f = 1; f < frames; ++f) {
                 const double w0 = square ? amp_osc_width(pw[(f - 1) * pw_stride]) : 0.5;
                 const double w1 = square ? amp_osc_width(pw[f * pw_stride]) : 0.5;
+                y[f] = amp_osc_value(wf, ph[f], AMP_OSC_INCD(f), w1);
                 ev[f] = amp_osc_event(wf, ph[f - 1], ph[f], AMP_OSC_INCF(f - 1), AMP_OSC_INCD(f - 1), AMP_OSC_INCD(f),
                                       w0, w1);
             }
         } else {
             for (int32_t f = 1; f < frames; ++f) {
+                y[f] = amp_osc_value(wf, ph[f], AMP_OSC_INCD(f), 0.5);
                 ev[f] = 0;
             }
         }

@@ -74,9 +74,11 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
 }
 
 /* One kernel per shape and kind of frequency (steady, varying, with resets), compiled for wider
- * vectors where the machine has them (no contraction, no reassociation: see AMP_VECTOR_CLONES). */
+ * vectors where the machine has them (no contraction, no reassociation: see AMP_VECTOR_CLONES).
+ * The wide copies have FMA, which only the increment uses, where it gives the same bits
+ * (dsp/phase.h). */
 #define OSC_KERNEL(name, shape, varying, resets)                                                                  \
-    AMP_VECTOR_CLONES static void name(const OscillatorState *state, AmpOscLane *lane, const double *fq,         \
+    AMP_FMA_VECTOR_CLONES static void name(const OscillatorState *state, AmpOscLane *lane, const double *fq,         \
                                        ptrdiff_t fq_stride, const double *fm, const double *rs, const double *am, \
                                        ptrdiff_t am_stride, const double *pw, ptrdiff_t pw_stride, double sr,     \
                                        double *y, int32_t frames)                                                 \

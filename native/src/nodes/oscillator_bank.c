@@ -97,7 +97,7 @@ static int bank_create(const AmpNodeSetup *setup, void **out_state)
 }
 
 #define BANK_KERNEL(name, shape, varying)                                                                        \
-    AMP_VECTOR_CLONES static void name(const BankState *state, AmpOscLane *lane, const double *fq,              \
+    AMP_FMA_VECTOR_CLONES static void name(const BankState *state, AmpOscLane *lane, const double *fq,              \
                                        ptrdiff_t fq_stride, double sr, double *y, int32_t frames)               \
     {                                                                                                            \
         static const double one = 1.0;                                                                           \

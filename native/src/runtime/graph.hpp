@@ -72,6 +72,9 @@ struct ParamSource {
     // keeps its own, so processes at different blocks never share one.
     std::vector<double> curve;
     double held = 0.0;
+    // Where the last block's search of the key's events ended: the first event after it, which is
+    // usually the next block's answer (checked before use, so any value is safe).
+    uint32_t next_event = 0;
     // Constant folding: the leading routes whose source is an unmodulated constant node, applied
     // once at creation in the order the block loop would apply them (so the result is identical).
     uint32_t folded_adds = 0;    // how many of add_routes, from the front

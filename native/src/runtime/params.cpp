@@ -4,6 +4,7 @@
 
 #include "../amp_error.h"
 #include "../formats/control.h"
+#include "control_ramp.h"
 
 #include <cmath>
 #include <cstring>
@@ -150,9 +151,28 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
         }
         return;
     }
-    // First event that has not taken effect at block_start - 1 (binary search: events are sorted).
+    // First event that has not taken effect at block_start - 1: where the last block left off when
+    // that is it (blocks usually follow one another), else a binary search (events are sorted).
     uint32_t lo = 0;
     uint32_t hi = key.event_count;
+    if (source.next_event <= key.event_count) {
+        const uint32_t h = source.next_event;
+        int64_t sample = 0;
+        double value = 0.0;
+        bool fits = true;
+        if (h > 0) {
+            read_event(key.events, h - 1, sr, &sample, &value);
+            fits = sample < block_start;
+        }
+        if (fits && h < key.event_count) {
+            read_event(key.events, h, sr, &sample, &value);
+            fits = sample >= block_start;
+        }
+        if (fits) {
+            lo = h;
+            hi = h;
+        }
+    }
     while (lo < hi) {
         const uint32_t mid = lo + (hi - lo) / 2;
         int64_t sample = 0;
@@ -175,7 +195,11 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
     if (next < key.event_count) {
         read_event(key.events, next, sr, &next_sample, &next_value);
     }
-    for (int32_t f = 0; f < frames; ++f) {
+    // Run by run between the samples where an event takes effect, so that each run's loop has no
+    // branch in it and vectorizes; every sample takes the same operations as one at a time would.
+    const bool linear = key.interpolation == AMP_INTERP_LINEAR;
+    int32_t f = 0;
+    while (f < frames) {
         const int64_t n = block_start + f;
         while (next < key.event_count && next_sample <= n) {
             prev_sample = next_sample;
@@ -186,13 +210,33 @@ void Graph::fill_curve(ParamSource &source, const ControlKey &key, int64_t block
             }
         }
         const bool started = next > 0;
-        if (key.interpolation == AMP_INTERP_LINEAR && started && next < key.event_count) {
-            const double t = static_cast<double>(n - prev_sample) / static_cast<double>(next_sample - prev_sample);
-            curve[f] = prev_value + (next_value - prev_value) * t;
+        const bool pending = next < key.event_count;
+        // The run ends where the next event takes effect (after n: the loop above passed the rest).
+        const int32_t end =
+            pending && next_sample - block_start < frames ? static_cast<int32_t>(next_sample - block_start) : frames;
+        if (linear && started && pending) {
+            const double span = static_cast<double>(next_sample - prev_sample);
+            const double rise = next_value - prev_value;
+            const int64_t from = n - prev_sample;
+            if (from >= 0 && from < (int64_t{1} << 52)) {
+                // (n - prev_sample) as a double, counted up from one conversion: whole numbers
+                // below 2^53 are exact, so the same as converting each n.
+                amp_control_ramp(curve + f, end - f, static_cast<double>(from), span, prev_value, rise);
+            } else {
+                for (int32_t k = 0; k < end - f; ++k) {
+                    const double t = static_cast<double>(from + k) / span;
+                    curve[f + k] = prev_value + rise * t;
+                }
+            }
         } else {
-            curve[f] = started ? prev_value : source.held;
+            const double value = started ? prev_value : source.held;
+            for (int32_t k = f; k < end; ++k) {
+                curve[k] = value;
+            }
         }
+        f = end;
     }
+    source.next_event = next;
 }
 
 // Which parameters need work every block in this render (a control curve, an override, routes
