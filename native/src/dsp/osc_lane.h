@@ -347,18 +347,35 @@ static inline AMP_WRAPPING AMP_SHAPE_INLINE void amp_osc_steady_walk(AmpOscLane 
     /* The first sample is visited unless the last block was steady at this increment (and width)
      * and no breakpoint falls on it: then it has nothing to schedule. */
     const int known = count > 0 && lane->walking && lane->started && lane->step == step && lane->walk_width == width;
+    const uint64_t never = UINT64_MAX;
+    const uint64_t span = (uint64_t)frames;
+    if (known && lane->until[0] >= span && (count < 2 || lane->until[1] >= span)) {
+        /* No breakpoint in this block (most blocks): only the residuals still pending, which the
+         * walk below would take in the same order, and the countdowns. Kept apart so that none of
+         * the walk's set-up runs. */
+        if (lane->pending > 0) {
+            const uint64_t n = (uint64_t)lane->pending < span ? (uint64_t)lane->pending : span;
+            amp_shape_take_run(lane->ring, &lane->pos, &lane->pending, y, (int32_t)n);
+        }
+        for (int i = 0; i < count; ++i) {
+            lane->until[i] = lane->until[i] == never ? never : lane->until[i] - span;
+        }
+        lane->walk_width = width; /* equal, but its sign may differ (-0 is a width of 0) */
+        if (wf == AMP_SHAPE_SQUARE) {
+            *level = amp_phase_cycles(p0 + (span - 1) * step) < width ? 1.0 : -1.0;
+        }
+        return;
+    }
     int first_event = !known;
     for (int i = 0; i < count; ++i) {
         first_event |= known && lane->until[i] == 0;
     }
     amp_osc_visit(lane, level, wf, phase0, lane->phase, p0, lane->step, lane->step_d, inc, width, -1.0, first_event,
                   &y[0]);
-    const uint64_t never = UINT64_MAX;
     uint64_t next[2] = {never, never};
     for (int i = 0; i < count; ++i) {
         next[i] = known && lane->until[i] != 0 ? lane->until[i] : amp_osc_until(p0, at[i], step);
     }
-    const uint64_t span = (uint64_t)frames;
     uint64_t f = 1;
     while (f < span) {
         const uint64_t event = count == 2 && next[1] < next[0] ? next[1] : next[0];
