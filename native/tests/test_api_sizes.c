@@ -1,5 +1,6 @@
 /* test_api_sizes.c - sizes that overflow are refused; renders in parts add up to one render; a
- * graph or streamer destroyed while another thread is inside a call on it waits for that call. */
+ * graph or streamer destroyed while another thread is inside a call on it waits for that call;
+ * a parameter overridden twice in one render is refused by name, wherever the pair sits. */
 #include "amp_native.h"
 #include "graph_builder.h"
 #include "test_util.h"
@@ -173,10 +174,32 @@ static void check_destroy_during_calls(void)
     free(job.out);
 }
 
+static void check_overrides_named_twice(void)
+{
+    AmpGraph *graph = create_graph(1, 64);
+    const double freq = 220.0, amp = 0.5, pw = 0.25;
+    double out[64];
+    /* freq (0), amp (1), pulse_width (4) of node 0: distinct pairs render, a repeated pair is
+     * refused however far apart the two are */
+    const AmpParamOverride distinct[3] = {{0, 4, &pw, 1, 1, 1}, {0, 0, &freq, 1, 1, 1}, {0, 1, &amp, 1, 1, 1}};
+    AmpErrorInfo error;
+    int64_t done = 0;
+    CHECK_EQ_INT(amp_graph_render_part(graph, 64, 64, distinct, 3, NULL, 0, out, 64, 0, &done, &error), AMP_OK);
+    const AmpParamOverride repeated[4] = {{0, 0, &freq, 1, 1, 1}, {0, 1, &amp, 1, 1, 1}, {0, 4, &pw, 1, 1, 1},
+                                          {0, 0, &freq, 1, 1, 1}};
+    memset(&error, 0, sizeof error);
+    done = 0;
+    CHECK_EQ_INT(amp_graph_render_part(graph, 64, 64, repeated, 4, NULL, 0, out, 64, 0, &done, &error),
+                 AMP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(error.message, "'osc.freq' is overridden twice") != NULL);
+    amp_graph_destroy(graph);
+}
+
 int main(void)
 {
     check_overflowing_sizes();
     check_render_in_parts();
     check_destroy_during_calls();
+    check_overrides_named_twice();
     return TEST_RESULT();
 }

@@ -219,6 +219,7 @@ public:
     double sample_rate() const { return config_.sample_rate; }
     int32_t validate_overrides(const AmpParamOverride *overrides, uint32_t count, int64_t total_frames,
                                AmpErrorInfo *call = nullptr);
+    int32_t check_overrides_unique(const AmpParamOverride *overrides, uint32_t count, AmpErrorInfo *call);
 
     int32_t fire(uint32_t process, int64_t block) override;
 
@@ -288,6 +289,7 @@ private:
     // Diagnostics timing, by member (the stages of one node fire on different threads): written by
     // the thread firing the member, summed by node between renders.
     std::atomic<bool> timing_{false};
+    std::vector<uint64_t> override_keys_;     // (node << 32 | param) of a render's overrides, sorted
     std::vector<uint64_t> member_ns_;
     std::vector<uint64_t> member_calls_;
 };

@@ -6,6 +6,7 @@
 #include "../formats/control.h"
 #include "control_ramp.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -52,12 +53,6 @@ int32_t Graph::validate_overrides(const AmpParamOverride *overrides, uint32_t ov
                         name, spec.name, o.batch, o.channels, static_cast<long long>(o.frames), config_.batch,
                         node.channels, static_cast<long long>(total_frames));
         }
-        for (uint32_t j = 0; j < i; ++j) {
-            if (overrides[j].node == o.node && overrides[j].param == o.param) {
-                return report(call, AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "'%s.%s' is overridden twice", name,
-                            spec.name);
-            }
-        }
         const size_t count = static_cast<size_t>(o.batch) * static_cast<size_t>(o.channels) *
                              static_cast<size_t>(o.frames);
         for (size_t k = 0; k < count; ++k) {
@@ -70,6 +65,26 @@ int32_t Graph::validate_overrides(const AmpParamOverride *overrides, uint32_t ov
                             "override of '%s.%s' is %g at [%zu, %zu, %zu]; values must be finite and in [%g, %g]",
                             name, spec.name, value, b, c, f, spec.min_value, spec.max_value);
             }
+        }
+    }
+    return check_overrides_unique(overrides, override_count, call);
+}
+
+int32_t Graph::check_overrides_unique(const AmpParamOverride *overrides, uint32_t override_count, AmpErrorInfo *call)
+{
+    // A render may override every parameter of a large graph, so the pairs are sorted rather than
+    // compared with each other; the keys' storage is kept between renders (no allocation once warm).
+    override_keys_.clear();
+    for (uint32_t i = 0; i < override_count; ++i) {
+        override_keys_.push_back((static_cast<uint64_t>(overrides[i].node) << 32) | overrides[i].param);
+    }
+    std::sort(override_keys_.begin(), override_keys_.end());
+    for (size_t k = 1; k < override_keys_.size(); ++k) {
+        if (override_keys_[k] == override_keys_[k - 1]) {
+            const NodeInstance &node = nodes_[override_keys_[k] >> 32];
+            const char *name = node.desc->name;
+            const char *param = node.spec->params[override_keys_[k] & 0xFFFFFFFFu].name;
+            return report(call, AMP_ERR_INVALID_ARGUMENT, "params", name, -1, "'%s.%s' is overridden twice", name, param);
         }
     }
     return AMP_OK;
