@@ -17,7 +17,9 @@
 #include "../amp_wrapping.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { NOISE_PARAM_COLOR, NOISE_PARAM_AMP, NOISE_PARAM_SEED, NOISE_PARAM_CHANNELS };
 enum { NOISE_WHITE = 0, NOISE_PINK = 1 };
@@ -108,7 +110,7 @@ static void noise_reset_streams(NoiseState *state)
     }
 }
 
-static void noise_design_pink(NoiseState *state, double sample_rate)
+static void noise_compute_pink(NoiseState *state, double sample_rate)
 {
     const double kPi = 3.14159265358979323846;
     int32_t n = 0;
@@ -141,6 +143,52 @@ static void noise_design_pink(NoiseState *state, double sample_rate)
         energy += v * v;
     }
     state->gain = 1.0 / sqrt(energy);
+}
+
+/* The gain above sums some 30,000 samples of the cascade's impulse response (0.4 ms): graphs made
+ * again and again at one sample rate (a dataset's shards, a fuzzer's inputs) reuse the design. */
+typedef struct PinkDesign {
+    double sample_rate;
+    int32_t sections;
+    double gain;
+    double pole[NOISE_MAX_SECTIONS];
+    double zero[NOISE_MAX_SECTIONS];
+} PinkDesign;
+
+enum { PINK_DESIGNS_KEPT = 4 };
+static PinkDesign pink_designs[PINK_DESIGNS_KEPT];
+static int32_t pink_designs_count;
+static int32_t pink_designs_next;
+static pthread_mutex_t pink_designs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void noise_design_pink(NoiseState *state, double sample_rate)
+{
+    pthread_mutex_lock(&pink_designs_lock);
+    for (int32_t i = 0; i < pink_designs_count; ++i) {
+        const PinkDesign *d = &pink_designs[i];
+        if (d->sample_rate == sample_rate) {
+            state->sections = d->sections;
+            state->gain = d->gain;
+            memcpy(state->pole, d->pole, sizeof(state->pole));
+            memcpy(state->zero, d->zero, sizeof(state->zero));
+            pthread_mutex_unlock(&pink_designs_lock);
+            return;
+        }
+    }
+    pthread_mutex_unlock(&pink_designs_lock);
+    noise_compute_pink(state, sample_rate);
+    pthread_mutex_lock(&pink_designs_lock);
+    PinkDesign *d = &pink_designs[pink_designs_next];
+    pink_designs_next = (pink_designs_next + 1) % PINK_DESIGNS_KEPT;
+    if (pink_designs_count < PINK_DESIGNS_KEPT) {
+        ++pink_designs_count;
+    }
+    d->sample_rate = sample_rate;
+    d->sections = state->sections;
+    d->gain = state->gain;
+    memcpy(d->pole, state->pole, sizeof(d->pole));
+    memcpy(d->zero, state->zero, sizeof(d->zero));
+    pthread_mutex_unlock(&pink_designs_lock);
 }
 
 static int noise_create(const AmpNodeSetup *setup, void **out_state)
