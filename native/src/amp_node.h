@@ -154,6 +154,11 @@ typedef struct AmpNodeOps {
      * are params and the node's other outputs valid). accumulate(FIRST | LAST) over every
      * connection must be exactly process(), so a staged sum is the same, bit for bit. */
     int (*accumulate)(void *state, const AmpProcessArgs *args, int32_t stage);
+    /* Optional, for a node of one output that lane fusion may run inside the process of the sum
+     * it feeds (lane_fusion.cpp): process() for one row (batch 1), except that each sample x of
+     * the output is added into outputs[0] (y = y + x, what a stage of the sum does with it)
+     * instead of written there. outputs[0] is then the sum's running total, row 0 channel 0. */
+    int (*add)(void *state, const AmpProcessArgs *args);
 } AmpNodeOps;
 
 enum { AMP_STAGE_FIRST = 1, AMP_STAGE_LAST = 2 };

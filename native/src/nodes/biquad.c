@@ -220,5 +220,5 @@ const AmpNodeSpec amp_node_biquad = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     4, biquad_params,
-    {biquad_create, biquad_process, biquad_reset, biquad_destroy, NULL, NULL},
+    {biquad_create, biquad_process, biquad_reset, biquad_destroy, NULL, NULL, NULL},
 };

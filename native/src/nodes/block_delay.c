@@ -155,5 +155,5 @@ const AmpNodeSpec amp_node_block_delay = {
     AMP_CHANNELS_FROM_PARAM, 1,
     1,
     2, block_delay_params,
-    {block_delay_create, block_delay_process, block_delay_reset, block_delay_destroy, block_delay_absorb, NULL},
+    {block_delay_create, block_delay_process, block_delay_reset, block_delay_destroy, block_delay_absorb, NULL, NULL},
 };

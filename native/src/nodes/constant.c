@@ -70,5 +70,5 @@ const AmpNodeSpec amp_node_constant = {
     AMP_CHANNELS_FROM_PARAM, 1,
     0,
     2, constant_params,
-    {constant_create, constant_process, constant_reset, constant_destroy, NULL, NULL},
+    {constant_create, constant_process, constant_reset, constant_destroy, NULL, NULL, NULL},
 };

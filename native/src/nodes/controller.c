@@ -129,5 +129,5 @@ const AmpNodeSpec amp_node_controller = {
     AMP_CHANNELS_FIXED, 1,
     0,
     2, controller_params,
-    {controller_create, controller_process, controller_reset, controller_destroy, NULL, NULL},
+    {controller_create, controller_process, controller_reset, controller_destroy, NULL, NULL, NULL},
 };

@@ -128,5 +128,5 @@ const AmpNodeSpec amp_node_dc_block = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     1, dc_block_params,
-    {dc_block_create, dc_block_process, dc_block_reset, dc_block_destroy, NULL, NULL},
+    {dc_block_create, dc_block_process, dc_block_reset, dc_block_destroy, NULL, NULL, NULL},
 };

@@ -192,5 +192,5 @@ const AmpNodeSpec amp_node_delay = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     4, delay_params,
-    {delay_create, delay_process, delay_reset, delay_destroy, NULL, NULL},
+    {delay_create, delay_process, delay_reset, delay_destroy, NULL, NULL, NULL},
 };

@@ -340,5 +340,5 @@ const AmpNodeSpec amp_node_envelope = {
     AMP_CHANNELS_FIXED, 1,
     0,
     6, env_params,
-    {env_create, env_process, env_reset, env_destroy, NULL, NULL},
+    {env_create, env_process, env_reset, env_destroy, NULL, NULL, NULL},
 };

@@ -81,5 +81,5 @@ const AmpNodeSpec amp_node_gain = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     1, gain_params,
-    {gain_create, gain_process, gain_reset, gain_destroy, NULL, NULL},
+    {gain_create, gain_process, gain_reset, gain_destroy, NULL, NULL, NULL},
 };

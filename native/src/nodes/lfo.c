@@ -311,5 +311,5 @@ const AmpNodeSpec amp_node_lfo = {
     AMP_CHANNELS_FIXED, 1,
     0,
     5, lfo_params,
-    {lfo_create, lfo_process, lfo_reset, lfo_destroy, NULL, NULL},
+    {lfo_create, lfo_process, lfo_reset, lfo_destroy, NULL, NULL, NULL},
 };

@@ -150,5 +150,5 @@ const AmpNodeSpec amp_node_mix = {
     AMP_CHANNELS_FROM_PARAM, 0,
     0,
     2, mix_params,
-    {mix_create, mix_process, mix_reset, mix_destroy, NULL, mix_accumulate},
+    {mix_create, mix_process, mix_reset, mix_destroy, NULL, mix_accumulate, NULL},
 };

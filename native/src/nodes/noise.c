@@ -289,5 +289,5 @@ const AmpNodeSpec amp_node_noise = {
     AMP_CHANNELS_FROM_PARAM, NOISE_PARAM_CHANNELS,
     0,
     4, noise_params,
-    {noise_create, noise_process, noise_reset, noise_destroy, NULL, NULL},
+    {noise_create, noise_process, noise_reset, noise_destroy, NULL, NULL, NULL},
 };

@@ -134,5 +134,5 @@ const AmpNodeSpec amp_node_one_pole = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     2, one_pole_params,
-    {one_pole_create, one_pole_process, one_pole_reset, one_pole_destroy, NULL, NULL},
+    {one_pole_create, one_pole_process, one_pole_reset, one_pole_destroy, NULL, NULL, NULL},
 };

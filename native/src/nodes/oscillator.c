@@ -18,9 +18,11 @@
 
 #include "../amp_node.h"
 #include "../dsp/osc_lane.h"
+#include "../dsp/osc_quiet.h"
 #include "../dsp/rows.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,7 @@ typedef struct OscillatorState {
     int32_t *leader;   /* per row: the row whose waveform it takes this block (rows.h) */
     int32_t *followed; /* per row: whether another row takes its waveform */
     double *scratch;   /* AMP_OSC_SCRATCH_ARRAYS * max_frames */
+    double *block;     /* max_frames: the block osc_add adds into the sum */
     AmpOscScratch work;
 } OscillatorState;
 
@@ -58,7 +61,10 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     state->scratch = (double *)amp_node_calloc(AMP_OSC_SCRATCH_ARRAYS * (size_t)setup->max_frames, sizeof(double));
     state->leader = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
     state->followed = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
-    if (state->rows == NULL || state->scratch == NULL || state->leader == NULL || state->followed == NULL) {
+    state->block = (double *)amp_node_calloc((size_t)setup->max_frames, sizeof(double));
+    if (state->rows == NULL || state->scratch == NULL || state->leader == NULL || state->followed == NULL ||
+        state->block == NULL) {
+        free(state->block);
         free(state->rows);
         free(state->scratch);
         free(state->leader);
@@ -143,10 +149,40 @@ static void osc_scale(double *y, const double *x, const double *am, ptrdiff_t am
     }
 }
 
+/* The quiet blocks of steady saws and triangles (dsp/osc_quiet.h), most blocks of a steady tone:
+ * written, or added into a sum (osc_add). */
+typedef void (*OscQuietKernel)(AmpOscLane *lane, const double *am, ptrdiff_t am_stride, double *y, int32_t frames,
+                               double *temp);
+
+#define OSC_QUIET_KERNEL(name, shape, adds)                                                                   \
+    AMP_VECTOR_CLONES static void name(AmpOscLane *lane, const double *am, ptrdiff_t am_stride, double *y,   \
+                                       int32_t frames, double *temp)                                          \
+    {                                                                                                         \
+        amp_osc_quiet_run(lane, shape, am, am_stride, y, frames, adds, temp);                                 \
+    }
+OSC_QUIET_KERNEL(osc_quiet_saw, AMP_SHAPE_SAW, 0)
+OSC_QUIET_KERNEL(osc_quiet_triangle, AMP_SHAPE_TRIANGLE, 0)
+OSC_QUIET_KERNEL(osc_quiet_saw_add, AMP_SHAPE_SAW, 1)
+OSC_QUIET_KERNEL(osc_quiet_triangle_add, AMP_SHAPE_TRIANGLE, 1)
+
+static const OscQuietKernel osc_quiet_kernels[2][4] = {
+    {NULL, osc_quiet_saw, NULL, osc_quiet_triangle},
+    {NULL, osc_quiet_saw_add, NULL, osc_quiet_triangle_add},
+};
+
+/* sum + x, sample by sample: what a stage of the sum does with this oscillator's block. */
+AMP_VECTOR_CLONES static void osc_add_block(double *restrict sum, const double *restrict x, int32_t frames)
+{
+    for (int32_t f = 0; f < frames; ++f) {
+        sum[f] = sum[f] + x[f];
+    }
+}
+
 /* The row's pointers are read once, before the kernel runs: after a call through a pointer the
  * compiler would have to read them again from args for every piece. Inlined, so that a render of
  * one row (b = 0) computes no row offsets. */
-static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *state, const AmpProcessArgs *args, int32_t b, int unit_amp)
+static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *state, const AmpProcessArgs *args, int32_t b, int unit_amp,
+                                                             const int adds)
 {
     static const double one = 1.0;
     const AmpParamView *freq = &args->params[OSC_PARAM_FREQ];
@@ -164,22 +200,31 @@ static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *s
     const double *fq = amp_param_row(freq, b, 0);
     const double *am = unit_amp ? &one : amp_param_row(amp, b, 0);
     const double *pwr = amp_param_row(pw, b, 0);
-    double *y = amp_signal_row(&args->outputs[0], b, 0);
+    double *out = amp_signal_row(&args->outputs[0], b, 0);
+    /* Added into a sum, the block is made in the node's own buffer first, except where it is quiet. */
+    double *y = adds ? state->block : out;
     AmpOscLane *lane = &state->rows[b];
     const OscKernel kernel = osc_kernels[wf][kind];
     const int32_t frames = args->frames;
     const double sr = args->sample_rate;
     if (kind == 0) {
+        if (amp_osc_quiet(lane, wf, fq[0], frames)) {
+            osc_quiet_kernels[adds][wf](lane, am, am_stride, out, frames, state->block);
+            return;
+        }
         kernel(state, lane, fq, fq_stride, NULL, NULL, am, am_stride, pwr, pw_stride, sr, y, frames);
-        return;
+    } else {
+        /* A varying lane works through per-sample arrays: in pieces that keep them in the L1
+         * cache (a lane's samples do not depend on how its block is cut). */
+        for (int32_t f = 0; f < frames; f += OSC_PIECE) {
+            const int32_t n = frames - f < OSC_PIECE ? frames - f : OSC_PIECE;
+            kernel(state, lane, fq + f * fq_stride, fq_stride, fm_row != NULL ? fm_row + f : NULL,
+                   rs_row != NULL ? rs_row + f : NULL, am + f * am_stride, am_stride, pwr + f * pw_stride, pw_stride,
+                   sr, y + f, n);
+        }
     }
-    /* A varying lane works through per-sample arrays: in pieces that keep them in the L1 cache
-     * (a lane's samples do not depend on how its block is cut). */
-    for (int32_t f = 0; f < frames; f += OSC_PIECE) {
-        const int32_t n = frames - f < OSC_PIECE ? frames - f : OSC_PIECE;
-        kernel(state, lane, fq + f * fq_stride, fq_stride, fm_row != NULL ? fm_row + f : NULL,
-               rs_row != NULL ? rs_row + f : NULL, am + f * am_stride, am_stride, pwr + f * pw_stride, pw_stride, sr,
-               y + f, n);
+    if (adds) {
+        osc_add_block(out, y, frames);
     }
 }
 
@@ -194,7 +239,7 @@ static int osc_process(void *opaque, const AmpProcessArgs *args)
         return AMP_NODE_OK;
     }
     if (args->batch == 1) {
-        osc_run_row(state, args, 0, 0);
+        osc_run_row(state, args, 0, 0, 0);
     } else {
         osc_process_rows(state, args);
     }
@@ -210,7 +255,7 @@ static void osc_process_rows(OscillatorState *state, const AmpProcessArgs *args)
                                             : args->batch;
     if (leaders == args->batch) {
         for (int32_t b = 0; b < args->batch; ++b) {
-            osc_run_row(state, args, b, 0);
+            osc_run_row(state, args, b, 0, 0);
         }
         return;
     }
@@ -224,7 +269,7 @@ static void osc_process_rows(OscillatorState *state, const AmpProcessArgs *args)
     const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
     for (int32_t b = 0; b < args->batch; ++b) {
         if (state->leader[b] == b) {
-            osc_run_row(state, args, b, state->followed[b]);
+            osc_run_row(state, args, b, state->followed[b], 0);
         }
     }
     for (int32_t b = 0; b < args->batch; ++b) {
@@ -243,6 +288,21 @@ static void osc_process_rows(OscillatorState *state, const AmpProcessArgs *args)
     }
 }
 
+/* Lane fusion's form of process() (AmpNodeOps.add): one row, its block added into outputs[0]
+ * (the running sum of the mix it feeds) instead of written. */
+static int osc_add(void *opaque, const AmpProcessArgs *args)
+{
+    OscillatorState *state = (OscillatorState *)opaque;
+    if (args->batch != 1) {
+        snprintf(args->message, args->message_size, "the adding form runs one row, not %d", (int)args->batch);
+        return AMP_NODE_ERROR;
+    }
+    if (args->frames > 0) {
+        osc_run_row(state, args, 0, 0, 1);
+    }
+    return AMP_NODE_OK;
+}
+
 static void osc_reset(void *opaque)
 {
     OscillatorState *state = (OscillatorState *)opaque;
@@ -257,6 +317,7 @@ static void osc_destroy(void *opaque)
         free(state->scratch);
         free(state->leader);
         free(state->followed);
+        free(state->block);
         free(state);
     }
 }
@@ -292,5 +353,5 @@ const AmpNodeSpec amp_node_oscillator = {
     AMP_CHANNELS_FIXED, 1,
     0,
     5, osc_params,
-    {osc_create, osc_process, osc_reset, osc_destroy, NULL, NULL},
+    {osc_create, osc_process, osc_reset, osc_destroy, NULL, NULL, osc_add},
 };

@@ -194,5 +194,5 @@ const AmpNodeSpec amp_node_oscillator_bank = {
     AMP_CHANNELS_FIXED, 1,
     0,
     4, bank_params,
-    {bank_create, bank_process, bank_reset, bank_destroy, NULL, NULL},
+    {bank_create, bank_process, bank_reset, bank_destroy, NULL, NULL, NULL},
 };

@@ -163,5 +163,5 @@ const AmpNodeSpec amp_node_pan = {
     AMP_CHANNELS_FIXED, 2,
     0,
     1, pan_params,
-    {pan_create, pan_process, pan_reset, pan_destroy, NULL, NULL},
+    {pan_create, pan_process, pan_reset, pan_destroy, NULL, NULL, NULL},
 };

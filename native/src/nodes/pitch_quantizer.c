@@ -225,5 +225,5 @@ const AmpNodeSpec amp_node_pitch_quantizer = {
     AMP_CHANNELS_FIXED, 1,
     0,
     4, pq_params,
-    {pq_create, pq_process, pq_reset, pq_destroy, NULL, NULL},
+    {pq_create, pq_process, pq_reset, pq_destroy, NULL, NULL, NULL},
 };

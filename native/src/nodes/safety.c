@@ -330,5 +330,5 @@ const AmpNodeSpec amp_node_safety = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     3, safety_params,
-    {safety_create, safety_process, safety_reset, safety_destroy, NULL, NULL},
+    {safety_create, safety_process, safety_reset, safety_destroy, NULL, NULL, NULL},
 };

@@ -253,5 +253,5 @@ const AmpNodeSpec amp_node_sampler = {
     AMP_CHANNELS_FROM_PARAM, SAMPLER_PARAM_CHANNELS,
     0,
     5, sampler_params,
-    {sampler_create, sampler_process, sampler_reset, sampler_destroy, NULL, NULL},
+    {sampler_create, sampler_process, sampler_reset, sampler_destroy, NULL, NULL, NULL},
 };

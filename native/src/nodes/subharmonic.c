@@ -442,5 +442,5 @@ const AmpNodeSpec amp_node_subharmonic = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     8, sub_params,
-    {sub_create, sub_process, sub_reset, sub_destroy, NULL, NULL},
+    {sub_create, sub_process, sub_reset, sub_destroy, NULL, NULL, NULL},
 };

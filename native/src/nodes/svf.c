@@ -168,5 +168,5 @@ const AmpNodeSpec amp_node_svf = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     3, svf_params,
-    {svf_create, svf_process, svf_reset, svf_destroy, NULL, NULL},
+    {svf_create, svf_process, svf_reset, svf_destroy, NULL, NULL, NULL},
 };

@@ -162,13 +162,15 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
         if (absorb) {
             status = member->spec->ops.absorb(member->state, &args);
         } else if (!timing && !AMP_LOG_ENABLED()) {
-            status = !member->staged ? member->spec->ops.process(member->state, &args)
-                                     : member->spec->ops.accumulate(member->state, &args, member->stage);
+            status = member->adds     ? member->spec->ops.add(member->state, &args)
+                     : !member->staged ? member->spec->ops.process(member->state, &args)
+                                       : member->spec->ops.accumulate(member->state, &args, member->stage);
         } else {
             const uint64_t started = AMP_LOG_NOW_NS();
             const uint64_t timed = timing ? timing_now_ns() : 0;
-            status = !member->staged ? member->spec->ops.process(member->state, &args)
-                                     : member->spec->ops.accumulate(member->state, &args, member->stage);
+            status = member->adds     ? member->spec->ops.add(member->state, &args)
+                     : !member->staged ? member->spec->ops.process(member->state, &args)
+                                       : member->spec->ops.accumulate(member->state, &args, member->stage);
             if (timing) {
                 const size_t m = static_cast<size_t>(member - members_.data());
                 member_ns_[m] += timing_now_ns() - timed;

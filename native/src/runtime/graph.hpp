@@ -126,6 +126,7 @@ struct Member {
     AmpParamView *params = nullptr;
     bool sink = false;
     bool staged = false;  // calls accumulate() with `stage` (a stage of a sum) rather than process()
+    bool adds = false;    // calls add(): a fused oscillator adding itself into the sum it feeds
     int32_t stage = 0;
 };
 

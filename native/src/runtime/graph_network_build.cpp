@@ -33,6 +33,7 @@ constexpr int32_t kStageInputs = 8;
 // Fused oscillators per stage of their sum: the stage adds them while they are in the cache.
 constexpr int32_t kLaneChunk = 8;
 constexpr uint32_t kWholePort = UINT32_MAX;
+constexpr uint32_t kNoSum = UINT32_MAX;
 
 }  // namespace
 
@@ -68,11 +69,29 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     std::vector<uint32_t> member_from;   // per member: its first connection, when a stage
     std::vector<uint32_t> member_span;   // per member: how many connections, or kWholePort
     std::vector<int32_t> member_stage;   // per member: its AMP_STAGE_* bits when a stage of a fused sum, else -1
-    auto push_member = [&](uint32_t node, uint32_t from, uint32_t span, int32_t stage) {
+    std::vector<uint32_t> member_into;   // per member: the sum a fused oscillator adds itself into, or kNoSum
+    auto push_member = [&](uint32_t node, uint32_t from, uint32_t span, int32_t stage, uint32_t into = kNoSum) {
         member_nodes.push_back(node);
         member_from.push_back(from);
         member_span.push_back(span);
         member_stage.push_back(stage);
+        member_into.push_back(into);
+    };
+    // A sum whose every connection is a fused oscillator with an adding form, in a render of one
+    // row: each oscillator adds its block straight into the running sum, in connection order, the
+    // additions the stages would make; a stage before them clears the sum, one after them applies
+    // the rest of the sum's work.
+    auto adds_in_place = [&](uint32_t sum) {
+        if (config_.batch != 1) {
+            return false;
+        }
+        for (uint32_t value : nodes_[sum].input_values) {
+            const uint32_t source = plan_.values[value].node;
+            if (!lane[source] || nodes_[source].spec->ops.add == nullptr || plan_.values[value].channels != 1) {
+                return false;
+            }
+        }
+        return true;
     };
     for (uint32_t k = 0; k < plan_.order_count;) {
         const uint32_t node = plan_.order[k];
@@ -134,10 +153,22 @@ int32_t Graph::build_network(AmpErrorInfo *error)
                 ++process.count;
                 continue;
             }
-            // Each fused oscillator, then after every kLaneChunk of them the stage of the sum
-            // that adds the connections so far; the oscillators of a chunk take its buffers.
             const std::vector<uint32_t> &inputs = nodes_[member].input_values;
             const uint32_t c = static_cast<uint32_t>(inputs.size());
+            if (adds_in_place(member)) {
+                push_member(member, 0, 0, AMP_STAGE_FIRST);
+                for (uint32_t i = 0; i < c; ++i) {
+                    const uint32_t source = plan_.values[inputs[i]].node;
+                    push_member(source, 0, kWholePort, -1, member);
+                    run_process[source] = index;
+                    first_process[source] = index;
+                }
+                push_member(member, c, 0, AMP_STAGE_LAST);
+                process.count += c + 2;
+                continue;
+            }
+            // Each fused oscillator, then after every kLaneChunk of them the stage of the sum
+            // that adds the connections so far; the oscillators of a chunk take its buffers.
             uint32_t from = 0;
             int32_t chunk = 0;
             for (uint32_t i = 0; i < c; ++i) {
@@ -445,6 +476,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             member.staged = process.staged || member_stage[m] >= 0;
             member.stage = member_stage[m] >= 0 ? member_stage[m] : process.stage;
             member.sink = node.index == sink_node_ && (!member.staged || (member.stage & AMP_STAGE_LAST) != 0);
+            member.adds = member_into[m] != kNoSum;
             member.links = static_cast<uint32_t>(links);
             member.inputs = ports_.data() + ports;
             ports += static_cast<size_t>(node.spec->num_inputs);
@@ -465,7 +497,7 @@ int32_t Graph::build_network(AmpErrorInfo *error)
             member.input_links = static_cast<uint32_t>(links) - member.links;
             member.outputs = signals_.data() + signals;
             for (int o = 0; o < node.spec->num_outputs; ++o) {
-                link(plan_.value_base[node.index] + static_cast<uint32_t>(o));
+                link(member.adds ? plan_.value_base[member_into[m]] : plan_.value_base[node.index] + static_cast<uint32_t>(o));
             }
             member.output_links = static_cast<uint32_t>(links) - member.links - member.input_links;
             member.params = views_.data() + views;

@@ -1,0 +1,97 @@
+/* osc_quiet.h - a steady saw or triangle lane's block with no breakpoint in it, as a small call.
+ *
+ * Most blocks of a steady tone hold no wrap of the saw and no corner of the triangle (a 110 Hz saw
+ * wraps once every 436 samples): what amp_osc_lane_run does for them is the values, the residuals
+ * still pending from the last breakpoint and the countdowns to the next. That work is a few dozen
+ * instructions at block 64, while the general kernel, which carries every shape, frequency kind
+ * and breakpoint path, spends more than that on its own entry and set-up. This does the same work,
+ * in the same order on each sample, so the bits are the general kernel's; the general kernel
+ * remains the only one that decides when a block is quiet (amp_osc_steady_walk leaves `walking`
+ * and the countdowns), this only reads its decision. */
+#ifndef AMP_DSP_OSC_QUIET_H
+#define AMP_DSP_OSC_QUIET_H
+
+#include "osc_lane.h"
+
+/* Whether the next `frames` samples of a lane at constant frequency `freq` hold no breakpoint, so
+ * that amp_osc_quiet_run gives what amp_osc_lane_run would. The conditions are those under which
+ * amp_osc_steady_walk takes its quiet branch, with the increment the lane keeps for `freq`. */
+static inline AMP_WRAPPING int amp_osc_quiet(const AmpOscLane *lane, int wf, double freq, int32_t frames)
+{
+    if (wf != AMP_SHAPE_SAW && wf != AMP_SHAPE_TRIANGLE) {
+        return 0;
+    }
+    const uint64_t span = (uint64_t)frames;
+    return frames > 0 && lane->walking && lane->started && lane->have_inc && freq == lane->freq &&
+           lane->step == lane->inc && lane->inc != 0 && amp_osc_live(lane->inc_d) && lane->walk_width == 0.5 &&
+           lane->until[0] >= span && (wf != AMP_SHAPE_TRIANGLE || lane->until[1] >= span);
+}
+
+/* The quiet block: values, pending residuals, amp; then the lane moves on by `frames`. With
+ * `adds`, each sample is added into y (y + x, as a sum adds it) instead of written, through `temp`
+ * (frames long) where the residuals or a varying amp come in between. */
+static inline AMP_WRAPPING __attribute__((always_inline)) void
+amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am_stride, double *restrict y,
+                  int32_t frames, const int adds, double *restrict temp)
+{
+    const uint64_t step = lane->inc;
+    const double inc = lane->inc_d;
+    const uint64_t first = lane->phase + lane->step;
+    const uint64_t span = (uint64_t)frames;
+    const uint64_t never = UINT64_MAX;
+    if (lane->pending == 0 && am_stride == 0) {
+        /* x * 1 is x, bit for bit; the general kernel multiplies by amp after the residuals, of
+         * which there are none here. */
+        const double gain = am[0];
+        uint64_t p = first;
+        if (gain == 1.0) {
+            for (int32_t f = 0; f < frames; ++f) {
+                const double x = amp_osc_value(wf, p, inc, 0.5);
+                y[f] = adds ? y[f] + x : x;
+                p += step;
+            }
+        } else {
+            for (int32_t f = 0; f < frames; ++f) {
+                const double x = amp_osc_value(wf, p, inc, 0.5) * gain;
+                y[f] = adds ? y[f] + x : x;
+                p += step;
+            }
+        }
+    } else {
+        double *restrict x = adds ? temp : y;
+        uint64_t p = first;
+        for (int32_t f = 0; f < frames; ++f) {
+            x[f] = amp_osc_value(wf, p, inc, 0.5);
+            p += step;
+        }
+        if (lane->pending > 0) {
+            const int32_t n = lane->pending < frames ? lane->pending : frames;
+            amp_shape_take_run(lane->ring, &lane->pos, &lane->pending, x, n);
+        }
+        if (am_stride == 0) {
+            const double gain = am[0];
+            if (gain != 1.0) {
+                for (int32_t f = 0; f < frames; ++f) {
+                    x[f] *= gain;
+                }
+            }
+        } else {
+            for (int32_t f = 0; f < frames; ++f) {
+                x[f] *= am[f * am_stride];
+            }
+        }
+        if (adds) {
+            for (int32_t f = 0; f < frames; ++f) {
+                y[f] = y[f] + x[f];
+            }
+        }
+    }
+    lane->until[0] = lane->until[0] == never ? never : lane->until[0] - span;
+    if (wf == AMP_SHAPE_TRIANGLE) {
+        lane->until[1] = lane->until[1] == never ? never : lane->until[1] - span;
+    }
+    lane->phase = first + (span - 1) * step;
+    lane->step_d = inc;
+}
+
+#endif
