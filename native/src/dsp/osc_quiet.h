@@ -27,18 +27,32 @@ static inline AMP_WRAPPING int amp_osc_quiet(const AmpOscLane *lane, int wf, dou
            lane->until[0] >= span && (wf != AMP_SHAPE_TRIANGLE || lane->until[1] >= span);
 }
 
+/* The sample at phase p: amp_osc_value's, bit for bit. The saw's 2 (1 + p) - c takes one fused
+ * multiply-add where the running copy has them (`fused`, amp_fma_clones_fused()): 2 (1 + p) is
+ * exact, so rounding 2 (1 + p) - c once is what rounding it after the exact doubling gives, and
+ * the sum's own addition then has the adders to itself. */
+static inline AMP_WRAPPING __attribute__((always_inline)) double amp_osc_quiet_value(const int wf, uint64_t p, double inc,
+                                                                                  double saw_offset, const int fused)
+{
+    if (wf == AMP_SHAPE_SAW) {
+        return fused ? fma(amp_phase_one_plus(p), 2.0, -saw_offset) : 2.0 * amp_phase_one_plus(p) - saw_offset;
+    }
+    return amp_osc_value(wf, p, inc, 0.5);
+}
+
 /* The quiet block: values, pending residuals, amp; then the lane moves on by `frames`. With
  * `adds`, each sample is added into y (y + x, as a sum adds it) instead of written, through `temp`
  * (frames long) where the residuals or a varying amp come in between. */
 static inline AMP_WRAPPING __attribute__((always_inline)) void
 amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am_stride, double *restrict y,
-                  int32_t frames, const int adds, double *restrict temp)
+                  int32_t frames, const int adds, double *restrict temp, const int fused)
 {
     const uint64_t step = lane->inc;
     const double inc = lane->inc_d;
     const uint64_t first = lane->phase + lane->step;
     const uint64_t span = (uint64_t)frames;
     const uint64_t never = UINT64_MAX;
+    const double saw_offset = 3.0 + amp_minblep_delay * 2.0 * inc; /* as amp_osc_value writes it */
     if (lane->pending == 0 && am_stride == 0) {
         /* x * 1 is x, bit for bit; the general kernel multiplies by amp after the residuals, of
          * which there are none here. */
@@ -46,13 +60,13 @@ amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am
         uint64_t p = first;
         if (gain == 1.0) {
             for (int32_t f = 0; f < frames; ++f) {
-                const double x = amp_osc_value(wf, p, inc, 0.5);
+                const double x = amp_osc_quiet_value(wf, p, inc, saw_offset, fused);
                 y[f] = adds ? y[f] + x : x;
                 p += step;
             }
         } else {
             for (int32_t f = 0; f < frames; ++f) {
-                const double x = amp_osc_value(wf, p, inc, 0.5) * gain;
+                const double x = amp_osc_quiet_value(wf, p, inc, saw_offset, fused) * gain;
                 y[f] = adds ? y[f] + x : x;
                 p += step;
             }
@@ -61,7 +75,7 @@ amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am
         double *restrict x = adds ? temp : y;
         uint64_t p = first;
         for (int32_t f = 0; f < frames; ++f) {
-            x[f] = amp_osc_value(wf, p, inc, 0.5);
+            x[f] = amp_osc_quiet_value(wf, p, inc, saw_offset, fused);
             p += step;
         }
         if (lane->pending > 0) {

@@ -152,13 +152,17 @@ static void osc_scale(double *y, const double *x, const double *am, ptrdiff_t am
 /* The quiet blocks of steady saws and triangles (dsp/osc_quiet.h), most blocks of a steady tone:
  * written, or added into a sum (osc_add). */
 typedef void (*OscQuietKernel)(AmpOscLane *lane, const double *am, ptrdiff_t am_stride, double *y, int32_t frames,
-                               double *temp);
+                               double *temp, int fused);
 
 #define OSC_QUIET_KERNEL(name, shape, adds)                                                                   \
-    AMP_VECTOR_CLONES static void name(AmpOscLane *lane, const double *am, ptrdiff_t am_stride, double *y,   \
-                                       int32_t frames, double *temp)                                          \
+    AMP_FMA_VECTOR_CLONES static void name(AmpOscLane *lane, const double *am, ptrdiff_t am_stride, double *y, \
+                                           int32_t frames, double *temp, int fused)                           \
     {                                                                                                         \
-        amp_osc_quiet_run(lane, shape, am, am_stride, y, frames, adds, temp);                                 \
+        if (fused) {                                                                                          \
+            amp_osc_quiet_run(lane, shape, am, am_stride, y, frames, adds, temp, 1);                          \
+        } else {                                                                                              \
+            amp_osc_quiet_run(lane, shape, am, am_stride, y, frames, adds, temp, 0);                          \
+        }                                                                                                     \
     }
 OSC_QUIET_KERNEL(osc_quiet_saw, AMP_SHAPE_SAW, 0)
 OSC_QUIET_KERNEL(osc_quiet_triangle, AMP_SHAPE_TRIANGLE, 0)
@@ -209,7 +213,7 @@ static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *s
     const double sr = args->sample_rate;
     if (kind == 0) {
         if (amp_osc_quiet(lane, wf, fq[0], frames)) {
-            osc_quiet_kernels[adds][wf](lane, am, am_stride, out, frames, state->block);
+            osc_quiet_kernels[adds][wf](lane, am, am_stride, out, frames, state->block, state->work.fused);
             return;
         }
         kernel(state, lane, fq, fq_stride, NULL, NULL, am, am_stride, pwr, pw_stride, sr, y, frames);
