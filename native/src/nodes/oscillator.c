@@ -149,30 +149,25 @@ static void osc_scale(double *y, const double *x, const double *am, ptrdiff_t am
     }
 }
 
-/* The quiet blocks of steady saws and triangles (dsp/osc_quiet.h), most blocks of a steady tone:
- * written, or added into a sum (osc_add). */
+/* The quiet blocks of steady saws and triangles (dsp/osc_quiet.h), most blocks of a steady tone,
+ * written (osc_add adds its own into the sum). */
 typedef void (*OscQuietKernel)(AmpOscLane *lane, const double *am, ptrdiff_t am_stride, double *y, int32_t frames,
-                               double *temp, int fused);
+                               int fused);
 
-#define OSC_QUIET_KERNEL(name, shape, adds)                                                                   \
+#define OSC_QUIET_KERNEL(name, shape)                                                                         \
     AMP_FMA_VECTOR_CLONES static void name(AmpOscLane *lane, const double *am, ptrdiff_t am_stride, double *y, \
-                                           int32_t frames, double *temp, int fused)                           \
+                                           int32_t frames, int fused)                                         \
     {                                                                                                         \
         if (fused) {                                                                                          \
-            amp_osc_quiet_run(lane, shape, am, am_stride, y, frames, adds, temp, 1);                          \
+            amp_osc_quiet_run(lane, shape, am, am_stride, y, frames, 0, NULL, 1);                             \
         } else {                                                                                              \
-            amp_osc_quiet_run(lane, shape, am, am_stride, y, frames, adds, temp, 0);                          \
+            amp_osc_quiet_run(lane, shape, am, am_stride, y, frames, 0, NULL, 0);                             \
         }                                                                                                     \
     }
-OSC_QUIET_KERNEL(osc_quiet_saw, AMP_SHAPE_SAW, 0)
-OSC_QUIET_KERNEL(osc_quiet_triangle, AMP_SHAPE_TRIANGLE, 0)
-OSC_QUIET_KERNEL(osc_quiet_saw_add, AMP_SHAPE_SAW, 1)
-OSC_QUIET_KERNEL(osc_quiet_triangle_add, AMP_SHAPE_TRIANGLE, 1)
+OSC_QUIET_KERNEL(osc_quiet_saw, AMP_SHAPE_SAW)
+OSC_QUIET_KERNEL(osc_quiet_triangle, AMP_SHAPE_TRIANGLE)
 
-static const OscQuietKernel osc_quiet_kernels[2][4] = {
-    {NULL, osc_quiet_saw, NULL, osc_quiet_triangle},
-    {NULL, osc_quiet_saw_add, NULL, osc_quiet_triangle_add},
-};
+static const OscQuietKernel osc_quiet_kernels[4] = {NULL, osc_quiet_saw, NULL, osc_quiet_triangle};
 
 /* sum + x, sample by sample: what a stage of the sum does with this oscillator's block. */
 AMP_VECTOR_CLONES static void osc_add_block(double *restrict sum, const double *restrict x, int32_t frames)
@@ -212,8 +207,8 @@ static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *s
     const int32_t frames = args->frames;
     const double sr = args->sample_rate;
     if (kind == 0) {
-        if (amp_osc_quiet(lane, wf, fq[0], frames)) {
-            osc_quiet_kernels[adds][wf](lane, am, am_stride, out, frames, state->block, state->work.fused);
+        if (!adds && amp_osc_quiet(lane, wf, fq[0], frames)) { /* osc_add has its own */
+            osc_quiet_kernels[wf](lane, am, am_stride, out, frames, state->work.fused);
             return;
         }
         kernel(state, lane, fq, fq_stride, NULL, NULL, am, am_stride, pwr, pw_stride, sr, y, frames);
@@ -293,17 +288,38 @@ static void osc_process_rows(OscillatorState *state, const AmpProcessArgs *args)
 }
 
 /* Lane fusion's form of process() (AmpNodeOps.add): one row, its block added into outputs[0]
- * (the running sum of the mix it feeds) instead of written. */
-static int osc_add(void *opaque, const AmpProcessArgs *args)
+ * (the running sum of the mix it feeds) instead of written. A quiet block, most of a steady
+ * tone's, runs in this call itself, compiled with it for the machine's vectors. */
+AMP_FMA_VECTOR_CLONES static int osc_add(void *opaque, const AmpProcessArgs *args)
 {
     OscillatorState *state = (OscillatorState *)opaque;
     if (args->batch != 1) {
         snprintf(args->message, args->message_size, "the adding form runs one row, not %d", (int)args->batch);
         return AMP_NODE_ERROR;
     }
-    if (args->frames > 0) {
-        osc_run_row(state, args, 0, 0, 1);
+    const int32_t frames = args->frames;
+    if (frames <= 0) {
+        return AMP_NODE_OK;
     }
+    const AmpParamView *freq = &args->params[OSC_PARAM_FREQ];
+    AmpOscLane *lane = &state->rows[0];
+    const int wf = state->waveform;
+    if (freq->stride_frame == 0 && args->inputs[OSC_INPUT_FM].count == 0 && args->inputs[OSC_INPUT_RESET].count == 0 &&
+        amp_osc_quiet(lane, wf, freq->data[0], frames)) {
+        const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
+        double *sum = args->outputs[0].data;
+        if (wf == AMP_SHAPE_SAW) {
+            if (state->work.fused) {
+                amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, state->block, 1);
+            } else {
+                amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, state->block, 0);
+            }
+        } else {
+            amp_osc_quiet_run(lane, AMP_SHAPE_TRIANGLE, amp->data, amp->stride_frame, sum, frames, 1, state->block, 0);
+        }
+        return AMP_NODE_OK;
+    }
+    osc_run_row(state, args, 0, 0, 1);
     return AMP_NODE_OK;
 }
 
