@@ -31,14 +31,18 @@ enum { OSC_INPUT_FM, OSC_INPUT_RESET };
 enum { OSC_PIECE = 256 };
 
 typedef struct OscillatorState {
+    /* What every block reads first, then the lane of a one-row render, so that they share lines. */
     int32_t batch;
     int32_t waveform;
+    int32_t fused;     /* amp_fma_clones_fused(): the running copy of the kernels has FMA */
+    int32_t unused;
+    AmpOscLane *rows;  /* one per batch row: &row0 for one row */
+    double *block;     /* max_frames: the block osc_add adds into the sum */
     uint64_t phase0;
-    AmpOscLane *rows;  /* one per batch row */
+    AmpOscLane row0;
     int32_t *leader;   /* per row: the row whose waveform it takes this block (rows.h) */
     int32_t *followed; /* per row: whether another row takes its waveform */
     double *scratch;   /* AMP_OSC_SCRATCH_ARRAYS * max_frames */
-    double *block;     /* max_frames: the block osc_add adds into the sum */
     AmpOscScratch work;
 } OscillatorState;
 
@@ -57,7 +61,7 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     }
     state->phase0 = amp_osc_phase0(setup->initial_params[OSC_PARAM_PHASE]);
     state->waveform = (int32_t)setup->initial_params[OSC_PARAM_WAVEFORM];
-    state->rows = (AmpOscLane *)amp_node_calloc((size_t)setup->batch, sizeof(AmpOscLane));
+    state->rows = setup->batch == 1 ? &state->row0 : (AmpOscLane *)amp_node_calloc((size_t)setup->batch, sizeof(AmpOscLane));
     state->scratch = (double *)amp_node_calloc(AMP_OSC_SCRATCH_ARRAYS * (size_t)setup->max_frames, sizeof(double));
     state->leader = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
     state->followed = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
@@ -65,7 +69,9 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     if (state->rows == NULL || state->scratch == NULL || state->leader == NULL || state->followed == NULL ||
         state->block == NULL) {
         free(state->block);
-        free(state->rows);
+        if (state->rows != &state->row0) {
+            free(state->rows);
+        }
         free(state->scratch);
         free(state->leader);
         free(state->followed);
@@ -73,6 +79,7 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
         return AMP_NODE_NO_MEMORY;
     }
     amp_osc_scratch_init(&state->work, state->scratch, setup->max_frames);
+    state->fused = state->work.fused;
     state->batch = setup->batch;
     osc_reset_rows(state, setup->batch);
     *out_state = state;
@@ -208,7 +215,7 @@ static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *s
     const double sr = args->sample_rate;
     if (kind == 0) {
         if (!adds && amp_osc_quiet(lane, wf, fq[0], frames)) { /* osc_add has its own */
-            osc_quiet_kernels[wf](lane, am, am_stride, out, frames, state->work.fused);
+            osc_quiet_kernels[wf](lane, am, am_stride, out, frames, state->fused);
             return;
         }
         kernel(state, lane, fq, fq_stride, NULL, NULL, am, am_stride, pwr, pw_stride, sr, y, frames);
@@ -309,7 +316,7 @@ AMP_FMA_VECTOR_CLONES static int osc_add(void *opaque, const AmpProcessArgs *arg
         const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
         double *sum = args->outputs[0].data;
         if (wf == AMP_SHAPE_SAW) {
-            if (state->work.fused) {
+            if (state->fused) {
                 amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, state->block, 1);
             } else {
                 amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, state->block, 0);
@@ -333,7 +340,9 @@ static void osc_destroy(void *opaque)
 {
     OscillatorState *state = (OscillatorState *)opaque;
     if (state != NULL) {
-        free(state->rows);
+        if (state->rows != &state->row0) {
+            free(state->rows);
+        }
         free(state->scratch);
         free(state->leader);
         free(state->followed);

@@ -135,6 +135,13 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
     const size_t slot = block.slot;
     const Member *end = members_.data() + process.first + process.count;
     for (const Member *member = members_.data() + process.first; member != end; ++member) {
+        if (member + 1 != end) {
+            const Member *next = member + 1;
+            __builtin_prefetch(next->state);
+            __builtin_prefetch(static_cast<const char *>(next->state) + 64);
+            __builtin_prefetch(static_cast<const char *>(next->state) + 128);
+            __builtin_prefetch(next->params);
+        }
         // Only values of several slots have links (the rest stay where the build pointed them).
         // emit() reads no input: its producers may not have run yet.
         if (member->input_links + member->output_links != 0) {
