@@ -135,6 +135,10 @@ typedef struct AmpProcessArgs {
     const AmpParamView *params;   /* one per catalogue parameter */
     char *message;                /* a kernel that fails writes its reason here */
     size_t message_size;
+    /* add() only: max_frames doubles of work space for the call, shared by the members of one
+     * process (they run one after another), so that hundreds of fused oscillators do not each
+     * keep a block of their own in the cache. NULL for the other calls. */
+    double *scratch;
 } AmpProcessArgs;
 
 typedef struct AmpNodeOps {
@@ -157,7 +161,8 @@ typedef struct AmpNodeOps {
     /* Optional, for a node of one output that lane fusion may run inside the process of the sum
      * it feeds (lane_fusion.cpp): process() for one row (batch 1), except that each sample x of
      * the output is added into outputs[0] (y = y + x, what a stage of the sum does with it)
-     * instead of written there. outputs[0] is then the sum's running total, row 0 channel 0. */
+     * instead of written there. outputs[0] is then the sum's running total, row 0 channel 0;
+     * args->scratch is work space for the call. */
     int (*add)(void *state, const AmpProcessArgs *args);
 } AmpNodeOps;
 

@@ -273,5 +273,5 @@ extern "C" const AmpNodeSpec amp_node_fft_division = {
     AMP_CHANNELS_FROM_INPUT, 0,
     0,
     2, kParams,
-    {create, process, reset, destroy, nullptr, nullptr},
+    {create, process, reset, destroy, nullptr, nullptr, nullptr},
 };

@@ -37,7 +37,6 @@ typedef struct OscillatorState {
     int32_t fused;     /* amp_fma_clones_fused(): the running copy of the kernels has FMA */
     int32_t unused;
     AmpOscLane *rows;  /* one per batch row: &row0 for one row */
-    double *block;     /* max_frames: the block osc_add adds into the sum */
     uint64_t phase0;
     AmpOscLane row0;
     int32_t *leader;   /* per row: the row whose waveform it takes this block (rows.h) */
@@ -65,10 +64,7 @@ static int osc_create(const AmpNodeSetup *setup, void **out_state)
     state->scratch = (double *)amp_node_calloc(AMP_OSC_SCRATCH_ARRAYS * (size_t)setup->max_frames, sizeof(double));
     state->leader = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
     state->followed = (int32_t *)amp_node_calloc((size_t)setup->batch, sizeof(int32_t));
-    state->block = (double *)amp_node_calloc((size_t)setup->max_frames, sizeof(double));
-    if (state->rows == NULL || state->scratch == NULL || state->leader == NULL || state->followed == NULL ||
-        state->block == NULL) {
-        free(state->block);
+    if (state->rows == NULL || state->scratch == NULL || state->leader == NULL || state->followed == NULL) {
         if (state->rows != &state->row0) {
             free(state->rows);
         }
@@ -207,8 +203,8 @@ static inline __attribute__((always_inline)) void osc_run_row(OscillatorState *s
     const double *am = unit_amp ? &one : amp_param_row(amp, b, 0);
     const double *pwr = amp_param_row(pw, b, 0);
     double *out = amp_signal_row(&args->outputs[0], b, 0);
-    /* Added into a sum, the block is made in the node's own buffer first, except where it is quiet. */
-    double *y = adds ? state->block : out;
+    /* Added into a sum, the block is made in the call's work space first, except where it is quiet. */
+    double *y = adds ? args->scratch : out;
     AmpOscLane *lane = &state->rows[b];
     const OscKernel kernel = osc_kernels[wf][kind];
     const int32_t frames = args->frames;
@@ -307,8 +303,9 @@ static __attribute__((noinline)) int osc_add_block_general(OscillatorState *stat
 AMP_FMA_VECTOR_CLONES static int osc_add(void *opaque, const AmpProcessArgs *args)
 {
     OscillatorState *state = (OscillatorState *)opaque;
-    if (args->batch != 1) {
-        snprintf(args->message, args->message_size, "the adding form runs one row, not %d", (int)args->batch);
+    if (args->batch != 1 || args->scratch == NULL) {
+        snprintf(args->message, args->message_size, "the adding form runs one row with work space, not %d rows%s",
+                 (int)args->batch, args->scratch == NULL ? " without" : "");
         return AMP_NODE_ERROR;
     }
     const int32_t frames = args->frames;
@@ -324,12 +321,12 @@ AMP_FMA_VECTOR_CLONES static int osc_add(void *opaque, const AmpProcessArgs *arg
         double *sum = args->outputs[0].data;
         if (wf == AMP_SHAPE_SAW) {
             if (state->fused) {
-                amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, state->block, 1);
+                amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 1);
             } else {
-                amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, state->block, 0);
+                amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 0);
             }
         } else {
-            amp_osc_quiet_run(lane, AMP_SHAPE_TRIANGLE, amp->data, amp->stride_frame, sum, frames, 1, state->block, 0);
+            amp_osc_quiet_run(lane, AMP_SHAPE_TRIANGLE, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 0);
         }
         return AMP_NODE_OK;
     }
@@ -352,7 +349,6 @@ static void osc_destroy(void *opaque)
         free(state->scratch);
         free(state->leader);
         free(state->followed);
-        free(state->block);
         free(state);
     }
 }

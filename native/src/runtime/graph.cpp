@@ -128,6 +128,7 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
     args.frame_position = block.block_start;
     args.message = process.message;
     args.message_size = sizeof(process.message);
+    args.scratch = process.scratch;
     const bool timing = timing_.load(std::memory_order_relaxed);
     const bool absorb = process.kind == Process::kAbsorb;
     const bool emit = process.kind == Process::kEmit;

@@ -153,6 +153,7 @@ struct Process {
     int32_t stage = 0;
     uint32_t first = 0;   // members_[first .. first + count), in plan order
     uint32_t count = 0;
+    double *scratch = nullptr;  // max_block_frames doubles for members that add() (AmpProcessArgs.scratch)
     // Written by the thread whose firing failed; read once the network has stopped.
     uint32_t failed_node = 0;
     const char *failed_stage = "";

@@ -165,6 +165,14 @@ int32_t Graph::build_network(AmpErrorInfo *error)
                 }
                 push_member(member, c, 0, AMP_STAGE_LAST);
                 process.count += c + 2;
+                if (process.scratch == nullptr) {
+                    process.scratch = allocate_zeroed(static_cast<size_t>(config_.max_block_frames));
+                    if (process.scratch == nullptr) {
+                        return amp_error_set(error, AMP_ERR_OUT_OF_MEMORY, "create", desc_.nodes[member].name, -1,
+                                             "no memory for a block of work space");
+                    }
+                    allocations_.push_back(process.scratch);
+                }
                 continue;
             }
             // Each fused oscillator, then after every kLaneChunk of them the stage of the sum
