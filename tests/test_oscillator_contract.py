@@ -162,3 +162,43 @@ def test_aliasing_is_60_db_below_the_naive_waveform_at_5_khz(runtime, waveform):
     alias = lambda x: (np.abs(np.fft.rfft(x)) ** 2)[~harmonic].sum()  # noqa: E731
     ratio_db = 10 * np.log10(alias(naive) / alias(y))
     assert ratio_db >= 60.0, f"{waveform}: aliases only {ratio_db:.1f} dB below the naive shape"
+
+
+def test_a_phase_step_of_one_unit_renders_and_holds_its_bounds(runtime):
+    """A frequency so small that the phase moves one unit of 2^-64 cycles per sample (here
+    +-2.4e-16 Hz at 8 kHz, inside the catalogue's range) from a breakpoint: the next crossing is
+    2^64 samples away. That count used to wrap to 0 and stall the steady walk for good (found by
+    the descriptor fuzzer). Now every waveform renders, within its bound, the same whatever the
+    block size, and the oscillator bank too; in a fresh interpreter, so that a stall fails here
+    instead of hanging the run."""
+    code = """
+import numpy as np, amp
+from amp.native_runtime import NativeGraphExecutor
+SR = 8000.0
+out = {}
+for waveform in ("saw", "square", "triangle", "sine"):
+    for freq in (2.4e-16, -2.4e-16, 1.2e-16, -3.5e-16):
+        for phase in (0.0, 0.25, 0.75):
+            g = amp.AudioGraph(SR)
+            g.add_node("osc", "oscillator", waveform=waveform, freq=freq, phase=phase)
+            g.set_sink("osc")
+            ys = []
+            for block in (1, 5, 64):
+                with NativeGraphExecutor(g, sample_rate=SR, max_block_frames=64, threads=1) as ex:
+                    ys.append(ex.render(700, block)[0, 0])
+            assert all(np.array_equal(ys[0], y) for y in ys[1:]), (waveform, freq, phase)
+            assert np.all(np.abs(ys[0]) <= 1.2), (waveform, freq, phase, np.abs(ys[0]).max())
+g = amp.AudioGraph(SR)
+g.add_node("bank", "oscillator_bank", freq=-2.4e-16, waveform="saw",
+           data=np.array([1.0, 0.5, 2.0]).astype("<f8").tobytes())
+g.set_sink("bank")
+with NativeGraphExecutor(g, sample_rate=SR, max_block_frames=64, threads=1) as ex:
+    y = ex.render(700, 5)
+assert np.all(np.isfinite(y)) and np.all(np.abs(y) <= 3 * 1.2)
+print("ok")
+"""
+    from conftest import run_python
+
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"

@@ -313,13 +313,13 @@ static inline AMP_WRAPPING int amp_osc_width_threshold(double width, uint64_t *w
 }
 
 /* Samples from a phase q, moving by step (fixed point, nonzero), until the phase crosses t (going
- * up through it when forwards, down when backwards): at least 1. */
+ * up through it when forwards, down when backwards): at least 1. A step of one unit (a frequency
+ * of about 5e-20 cycles per sample) from t itself crosses it again only after 2^64 samples, which
+ * does not fit: that is UINT64_MAX, never, where it used to wrap to 0 and stall the walk. */
 static inline AMP_WRAPPING uint64_t amp_osc_until(uint64_t q, uint64_t t, uint64_t step)
 {
-    if ((int64_t)step > 0) {
-        return (t - q - 1) / step + 1;
-    }
-    return (q - t) / (0 - step) + 1;
+    const uint64_t whole = (int64_t)step > 0 ? (t - q - 1) / step : (q - t) / (0 - step);
+    return whole == UINT64_MAX ? UINT64_MAX : whole + 1;
 }
 
 /* A steady lane (constant frequency, no reset input) after its first sample: the phases are
