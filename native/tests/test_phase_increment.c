@@ -20,11 +20,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
 static uint64_t next_random(void)
 {
-    /* xorshift64*: any well-spread sequence of bit patterns will do. */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717u;
+    return amp_test_random(&rng_state);
 }
 
 static int same_bits(double a, double b)

@@ -2,6 +2,7 @@
 #ifndef AMP_TEST_UTIL_H
 #define AMP_TEST_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,6 +31,16 @@ static int amp_test_failures;
             ++amp_test_failures;                                                                   \
         }                                                                                          \
     } while (0)
+
+/* xorshift64*, for tests that draw many cases: any well-spread sequence of bit patterns will do,
+ * and a fixed seed makes a failure repeat. */
+static inline uint64_t amp_test_random(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 2685821657736338717u;
+}
 
 #define TEST_RESULT() (amp_test_failures == 0 ? (printf("ok\n"), 0) : (fprintf(stderr, "%d failures\n", amp_test_failures), 1))
 

@@ -1,30 +1,37 @@
-/* osc_quiet.h - a steady saw or triangle lane's block with no breakpoint in it, as a small call.
+/* osc_quiet.h - a steady saw or triangle lane's block as a small call.
  *
  * Most blocks of a steady tone hold no wrap of the saw and no corner of the triangle (a 110 Hz saw
  * wraps once every 436 samples): what amp_osc_lane_run does for them is the values, the residuals
  * still pending from the last breakpoint and the countdowns to the next. That work is a few dozen
  * instructions at block 64, while the general kernel, which carries every shape, frequency kind
- * and breakpoint path, spends more than that on its own entry and set-up. This does the same work,
- * in the same order on each sample, so the bits are the general kernel's; the general kernel
- * remains the only one that decides when a block is quiet (amp_osc_steady_walk leaves `walking`
- * and the countdowns), this only reads its decision. */
+ * and breakpoint path, spends more than that on its own entry and set-up. amp_osc_quiet_run does
+ * the same work, in the same order on each sample, so the bits are the general kernel's; the
+ * blocks with a breakpoint go through amp_osc_steady_run, the general kernel's steady path itself
+ * without its dispatch. The general kernel remains the only one that decides when a lane is steady
+ * (amp_osc_steady_walk leaves `walking` and the countdowns); these only read its decision. */
 #ifndef AMP_DSP_OSC_QUIET_H
 #define AMP_DSP_OSC_QUIET_H
 
 #include "osc_lane.h"
 
-/* Whether the next `frames` samples of a lane at constant frequency `freq` hold no breakpoint, so
- * that amp_osc_quiet_run gives what amp_osc_lane_run would. The conditions are those under which
- * amp_osc_steady_walk takes its quiet branch, with the increment the lane keeps for `freq`. */
+/* Whether a lane at constant frequency `freq` went on steadily from its last block at the same
+ * increment (amp_osc_steady_walk left `walking`, the countdowns and a width of 0.5 for it): then
+ * amp_osc_steady_run gives what amp_osc_lane_run would. */
+static inline AMP_WRAPPING int amp_osc_steady(const AmpOscLane *lane, int wf, double freq, int32_t frames)
+{
+    return (wf == AMP_SHAPE_SAW || wf == AMP_SHAPE_TRIANGLE) && frames > 0 && lane->walking && lane->started &&
+           lane->have_inc && freq == lane->freq && lane->step == lane->inc && lane->inc != 0 &&
+           amp_osc_live(lane->inc_d) && lane->walk_width == 0.5;
+}
+
+/* Whether, besides, the next `frames` samples hold no breakpoint, so that amp_osc_quiet_run gives
+ * what amp_osc_lane_run would: the conditions under which amp_osc_steady_walk takes its quiet
+ * branch. */
 static inline AMP_WRAPPING int amp_osc_quiet(const AmpOscLane *lane, int wf, double freq, int32_t frames)
 {
-    if (wf != AMP_SHAPE_SAW && wf != AMP_SHAPE_TRIANGLE) {
-        return 0;
-    }
     const uint64_t span = (uint64_t)frames;
-    return frames > 0 && lane->walking && lane->started && lane->have_inc && freq == lane->freq &&
-           lane->step == lane->inc && lane->inc != 0 && amp_osc_live(lane->inc_d) && lane->walk_width == 0.5 &&
-           lane->until[0] >= span && (wf != AMP_SHAPE_TRIANGLE || lane->until[1] >= span);
+    return amp_osc_steady(lane, wf, freq, frames) && lane->until[0] >= span &&
+           (wf != AMP_SHAPE_TRIANGLE || lane->until[1] >= span);
 }
 
 /* The sample at phase p: amp_osc_value's, bit for bit. The saw's 2 (1 + p) - c takes one fused
@@ -106,6 +113,50 @@ amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am
     }
     lane->phase = first + (span - 1) * step;
     lane->step_d = inc;
+}
+
+/* A steady block with breakpoints in it (amp_osc_steady, not amp_osc_quiet): amp_osc_lane_run's
+ * steady path without its dispatch and set-up. The values, the walk over the breakpoints and the
+ * residuals (amp_osc_steady_walk itself), amp; with `adds`, the block is made in `temp` and added
+ * into y. */
+static inline AMP_WRAPPING __attribute__((always_inline)) void
+amp_osc_steady_run(AmpOscLane *lane, const int wf, uint64_t phase0, const double *am, ptrdiff_t am_stride,
+                   double *restrict y, int32_t frames, const int adds, double *restrict temp, const int fused)
+{
+    const uint64_t step = lane->inc;
+    const double inc = lane->inc_d;
+    const uint64_t first = lane->phase + lane->step;
+    const double saw_offset = 3.0 + amp_minblep_delay * 2.0 * inc;
+    double *restrict x = adds ? temp : y;
+    uint64_t p = first;
+    for (int32_t f = 0; f < frames; ++f) {
+        x[f] = amp_osc_quiet_value(wf, p, inc, saw_offset, fused);
+        p += step;
+    }
+    double level = lane->level;
+    amp_osc_steady_walk(lane, &level, wf, phase0, first, step, inc, 0.5, x, frames);
+    if (am_stride == 0) {
+        const double gain = am[0];
+        if (gain != 1.0) {
+            for (int32_t f = 0; f < frames; ++f) {
+                x[f] *= gain;
+            }
+        }
+    } else {
+        for (int32_t f = 0; f < frames; ++f) {
+            x[f] *= am[f * am_stride];
+        }
+    }
+    if (adds) {
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = y[f] + x[f];
+        }
+    }
+    lane->phase = first + (uint64_t)(frames - 1) * step;
+    lane->level = level;
+    lane->step = step;
+    lane->step_d = inc;
+    lane->started = 1;
 }
 
 #endif

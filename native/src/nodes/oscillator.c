@@ -297,6 +297,27 @@ static __attribute__((noinline)) int osc_add_block_general(OscillatorState *stat
     return AMP_NODE_OK;
 }
 
+/* A steady block with a breakpoint in it, apart from the quiet ones for the same reason. */
+AMP_FMA_VECTOR_CLONES static __attribute__((noinline)) void osc_add_steady(OscillatorState *state,
+                                                                           const AmpProcessArgs *args)
+{
+    const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
+    AmpOscLane *lane = &state->rows[0];
+    double *sum = args->outputs[0].data;
+    if (state->waveform == AMP_SHAPE_SAW) {
+        if (state->fused) {
+            amp_osc_steady_run(lane, AMP_SHAPE_SAW, state->phase0, amp->data, amp->stride_frame, sum, args->frames, 1,
+                               args->scratch, 1);
+        } else {
+            amp_osc_steady_run(lane, AMP_SHAPE_SAW, state->phase0, amp->data, amp->stride_frame, sum, args->frames, 1,
+                               args->scratch, 0);
+        }
+    } else {
+        amp_osc_steady_run(lane, AMP_SHAPE_TRIANGLE, state->phase0, amp->data, amp->stride_frame, sum, args->frames, 1,
+                           args->scratch, 0);
+    }
+}
+
 /* Lane fusion's form of process() (AmpNodeOps.add): one row, its block added into outputs[0]
  * (the running sum of the mix it feeds) instead of written. A quiet block, most of a steady
  * tone's, runs in this call itself, compiled with it for the machine's vectors. */
@@ -328,6 +349,11 @@ AMP_FMA_VECTOR_CLONES static int osc_add(void *opaque, const AmpProcessArgs *arg
         } else {
             amp_osc_quiet_run(lane, AMP_SHAPE_TRIANGLE, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 0);
         }
+        return AMP_NODE_OK;
+    }
+    if (freq->stride_frame == 0 && args->inputs[OSC_INPUT_FM].count == 0 && args->inputs[OSC_INPUT_RESET].count == 0 &&
+        amp_osc_steady(lane, wf, freq->data[0], frames)) {
+        osc_add_steady(state, args);
         return AMP_NODE_OK;
     }
     return osc_add_block_general(state, args);
