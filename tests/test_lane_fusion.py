@@ -146,6 +146,39 @@ def test_oscillators_adding_into_their_sum_give_the_unfused_bits(runtime, channe
     the sum (steady saws and triangles mostly through their quiet blocks, with residuals pending
     across block edges), the sum's gain follows a modulation; the bits are those of the unfused
     render, whichever channel count, reader, thread count, block size or batch."""
+    g, blob, frames = _adding_graph(channels, sink)
+    outs = []
+    for disabled in ([], ["lane_fusion"]):
+        with NativeGraphExecutor(g, batch=batch, sample_rate=SR, max_block_frames=512, threads=threads,
+                                 disabled_optimisations=disabled) as ex:
+            outs.append(ex.render(frames, block, control_history_blob=blob))
+    assert np.ptp(outs[0]) > 0.1
+    assert np.array_equal(outs[0], outs[1])
+
+
+def test_timed_renders_time_each_adding_oscillator_and_give_the_same_bits(runtime):
+    """With per-node timing on, the runtime calls each adding oscillator on its own (one call runs
+    the whole row of them otherwise) so that each gets a time: the bits do not change, and every
+    oscillator has a call per block."""
+    from amp.diagnose import node_timings, set_timing
+
+    g, blob, frames = _adding_graph(1, "lp")
+    outs = []
+    for timed in (False, True):
+        with NativeGraphExecutor(g, sample_rate=SR, max_block_frames=512, threads=1) as ex:
+            set_timing(ex, timed)
+            outs.append(ex.render(frames, 64, control_history_blob=blob))
+            if timed:
+                ns, calls = node_timings(ex)
+    assert np.array_equal(outs[0], outs[1])
+    oscillators = [i for i, name in enumerate(g.nodes) if name[0] == "o" and name[1:].isdigit()]
+    assert len(oscillators) == 10
+    assert all(calls[i] == frames // 64 for i in oscillators), calls
+
+
+def _adding_graph(channels: int, sink: str):
+    """Ten oscillators of every shape into a mix (one modulated amp, one frequency from a control
+    key), the mix's gain modulated, read by the sink or a lowpass: (graph, control blob, frames)."""
     g = amp.AudioGraph(SR)
     g.add_node("mix", "mix", channels=channels, gain=0.25)
     g.add_node("wobble", "oscillator", freq=2.0, amp=0.1)
@@ -164,11 +197,4 @@ def test_oscillators_adding_into_their_sum_give_the_unfused_bits(runtime, channe
         g.connect("mix", "lp")
     g.set_sink(sink)
     frames = 9600
-    blob = g.control_delay.export_control_history_blob(0.0, frames / SR)
-    outs = []
-    for disabled in ([], ["lane_fusion"]):
-        with NativeGraphExecutor(g, batch=batch, sample_rate=SR, max_block_frames=512, threads=threads,
-                                 disabled_optimisations=disabled) as ex:
-            outs.append(ex.render(frames, block, control_history_blob=blob))
-    assert np.ptp(outs[0]) > 0.1
-    assert np.array_equal(outs[0], outs[1])
+    return g, g.control_delay.export_control_history_blob(0.0, frames / SR), frames

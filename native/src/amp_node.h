@@ -141,6 +141,13 @@ typedef struct AmpProcessArgs {
     double *scratch;
 } AmpProcessArgs;
 
+/* One node of a run that add() adds into a sum: its state, inputs and parameters for the block. */
+typedef struct AmpAddMember {
+    void *state;
+    const AmpInputPort *inputs;
+    const AmpParamView *params;
+} AmpAddMember;
+
 typedef struct AmpNodeOps {
     int (*create)(const AmpNodeSetup *setup, void **out_state);
     int (*process)(void *state, const AmpProcessArgs *args);
@@ -159,11 +166,14 @@ typedef struct AmpNodeOps {
      * connection must be exactly process(), so a staged sum is the same, bit for bit. */
     int (*accumulate)(void *state, const AmpProcessArgs *args, int32_t stage);
     /* Optional, for a node of one output that lane fusion may run inside the process of the sum
-     * it feeds (lane_fusion.cpp): process() for one row (batch 1), except that each sample x of
-     * the output is added into outputs[0] (y = y + x, what a stage of the sum does with it)
-     * instead of written there. outputs[0] is then the sum's running total, row 0 channel 0;
-     * args->scratch is work space for the call. */
-    int (*add)(void *state, const AmpProcessArgs *args);
+     * it feeds (lane_fusion.cpp): process() for one row (batch 1) of each of `count` nodes of
+     * this type in turn, except that each sample x of a node's output is added into outputs[0]
+     * (y = y + x, what a stage of the sum does with it) instead of written there. outputs[0] is
+     * the sum's running total, row 0 channel 0; args->inputs and args->params are unused (each
+     * member has its own) and args->scratch is work space for the call. One call for a run of
+     * nodes saves the runtime's and the call's own work per node, which is most of a quiet
+     * oscillator's block. On failure it returns the status with *failed the member's index. */
+    int (*add)(const AmpAddMember *members, int32_t count, const AmpProcessArgs *args, int32_t *failed);
 } AmpNodeOps;
 
 enum { AMP_STAGE_FIRST = 1, AMP_STAGE_LAST = 2 };

@@ -290,18 +290,27 @@ static void osc_process_rows(OscillatorState *state, const AmpProcessArgs *args)
     }
 }
 
-/* The blocks that are not quiet, apart, so that the quiet ones' call stays small. */
-static __attribute__((noinline)) int osc_add_block_general(OscillatorState *state, const AmpProcessArgs *args)
+/* A member's own inputs and parameters in the call's arguments, for the kernels that read them
+ * there. */
+static inline AmpProcessArgs osc_member_args(const AmpAddMember *member, const AmpProcessArgs *args)
 {
-    osc_run_row(state, args, 0, 0, 1);
-    return AMP_NODE_OK;
+    AmpProcessArgs own = *args;
+    own.inputs = member->inputs;
+    own.params = member->params;
+    return own;
 }
 
-/* A steady block with a breakpoint in it, apart from the quiet ones for the same reason. */
-AMP_FMA_VECTOR_CLONES static __attribute__((noinline)) void osc_add_steady(OscillatorState *state,
+/* The blocks that are not steady, apart, so that the quiet ones' loop stays small. */
+static __attribute__((noinline)) void osc_add_block_general(const AmpAddMember *member, const AmpProcessArgs *args)
+{
+    const AmpProcessArgs own = osc_member_args(member, args);
+    osc_run_row((OscillatorState *)member->state, &own, 0, 0, 1);
+}
+
+/* A steady block with a breakpoint in it, apart for the same reason. */
+AMP_FMA_VECTOR_CLONES static __attribute__((noinline)) void osc_add_steady(OscillatorState *state, const AmpParamView *amp,
                                                                            const AmpProcessArgs *args)
 {
-    const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
     AmpOscLane *lane = &state->rows[0];
     double *sum = args->outputs[0].data;
     if (state->waveform == AMP_SHAPE_SAW) {
@@ -318,45 +327,58 @@ AMP_FMA_VECTOR_CLONES static __attribute__((noinline)) void osc_add_steady(Oscil
     }
 }
 
-/* Lane fusion's form of process() (AmpNodeOps.add): one row, its block added into outputs[0]
- * (the running sum of the mix it feeds) instead of written. A quiet block, most of a steady
- * tone's, runs in this call itself, compiled with it for the machine's vectors. */
-AMP_FMA_VECTOR_CLONES static int osc_add(void *opaque, const AmpProcessArgs *args)
+/* Lane fusion's form of process() (AmpNodeOps.add): one row of each member in turn, its block
+ * added into outputs[0] (the running sum of the mix they feed) instead of written. A quiet block,
+ * most of a steady tone's, runs in this call itself, compiled with it for the machine's vectors;
+ * while one member runs, the next one's state and views are fetched. */
+AMP_FMA_VECTOR_CLONES static int osc_add(const AmpAddMember *members, int32_t count, const AmpProcessArgs *args,
+                                         int32_t *failed)
 {
-    OscillatorState *state = (OscillatorState *)opaque;
     if (args->batch != 1 || args->scratch == NULL) {
         snprintf(args->message, args->message_size, "the adding form runs one row with work space, not %d rows%s",
                  (int)args->batch, args->scratch == NULL ? " without" : "");
+        *failed = 0;
         return AMP_NODE_ERROR;
     }
     const int32_t frames = args->frames;
     if (frames <= 0) {
         return AMP_NODE_OK;
     }
-    const AmpParamView *freq = &args->params[OSC_PARAM_FREQ];
-    AmpOscLane *lane = &state->rows[0];
-    const int wf = state->waveform;
-    if (freq->stride_frame == 0 && args->inputs[OSC_INPUT_FM].count == 0 && args->inputs[OSC_INPUT_RESET].count == 0 &&
-        amp_osc_quiet(lane, wf, freq->data[0], frames)) {
-        const AmpParamView *amp = &args->params[OSC_PARAM_AMP];
-        double *sum = args->outputs[0].data;
-        if (wf == AMP_SHAPE_SAW) {
-            if (state->fused) {
-                amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 1);
-            } else {
-                amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 0);
-            }
-        } else {
-            amp_osc_quiet_run(lane, AMP_SHAPE_TRIANGLE, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 0);
+    double *sum = args->outputs[0].data;
+    for (int32_t i = 0; i < count; ++i) {
+        if (i + 1 < count) {
+            const char *next = (const char *)members[i + 1].state;
+            __builtin_prefetch(next);
+            __builtin_prefetch(next + 64);
+            __builtin_prefetch(next + 128);
+            __builtin_prefetch(members[i + 1].params);
         }
-        return AMP_NODE_OK;
+        OscillatorState *state = (OscillatorState *)members[i].state;
+        const AmpParamView *freq = &members[i].params[OSC_PARAM_FREQ];
+        const AmpParamView *amp = &members[i].params[OSC_PARAM_AMP];
+        const AmpInputPort *inputs = members[i].inputs;
+        AmpOscLane *lane = &state->rows[0];
+        const int wf = state->waveform;
+        const int constant = freq->stride_frame == 0 && inputs[OSC_INPUT_FM].count == 0 &&
+                             inputs[OSC_INPUT_RESET].count == 0;
+        if (constant && amp_osc_quiet(lane, wf, freq->data[0], frames)) {
+            if (wf == AMP_SHAPE_SAW) {
+                if (state->fused) {
+                    amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 1);
+                } else {
+                    amp_osc_quiet_run(lane, AMP_SHAPE_SAW, amp->data, amp->stride_frame, sum, frames, 1, args->scratch, 0);
+                }
+            } else {
+                amp_osc_quiet_run(lane, AMP_SHAPE_TRIANGLE, amp->data, amp->stride_frame, sum, frames, 1, args->scratch,
+                                  0);
+            }
+        } else if (constant && amp_osc_steady(lane, wf, freq->data[0], frames)) {
+            osc_add_steady(state, amp, args);
+        } else {
+            osc_add_block_general(&members[i], args);
+        }
     }
-    if (freq->stride_frame == 0 && args->inputs[OSC_INPUT_FM].count == 0 && args->inputs[OSC_INPUT_RESET].count == 0 &&
-        amp_osc_steady(lane, wf, freq->data[0], frames)) {
-        osc_add_steady(state, args);
-        return AMP_NODE_OK;
-    }
-    return osc_add_block_general(state, args);
+    return AMP_NODE_OK;
 }
 
 static void osc_reset(void *opaque)

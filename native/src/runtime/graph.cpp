@@ -135,35 +135,53 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
     const SignalLink *links = links_.data();
     const size_t slot = block.slot;
     const Member *end = members_.data() + process.first + process.count;
-    for (const Member *member = members_.data() + process.first; member != end; ++member) {
-        if (member->adds && member + 1 != end) {
-            // A run of fused oscillators: each touches a state and views of its own, which a
-            // sum of hundreds keeps only in the outer caches.
-            const Member *next = member + 1;
-            __builtin_prefetch(next->state);
-            __builtin_prefetch(static_cast<const char *>(next->state) + 64);
-            __builtin_prefetch(static_cast<const char *>(next->state) + 128);
-            __builtin_prefetch(next->params);
-        }
+    // Points the member's multi-slot values at this block's slots and rebuilds its parameters
+    // that change every block.
+    const auto ready = [&](const Member &member) {
         // Only values of several slots have links (the rest stay where the build pointed them).
         // emit() reads no input: its producers may not have run yet.
-        if (member->input_links + member->output_links != 0) {
-            const SignalLink *link = links + member->links + (emit ? member->input_links : 0);
-            const SignalLink *last = links + member->links + member->input_links + member->output_links;
+        if (member.input_links + member.output_links != 0) {
+            const SignalLink *link = links + member.links + (emit ? member.input_links : 0);
+            const SignalLink *last = links + member.links + member.input_links + member.output_links;
             for (; link != last; ++link) {
                 link->signal->data = link->data + slot * link->stride;
             }
         }
         // Only the last stage of a wide sum reads parameters: the stages of one node may fire
         // different blocks at the same time, and a parameter's curve is kept for one block.
-        const bool whole = !member->staged || (member->stage & AMP_STAGE_LAST) != 0;
-        if (member->dynamic_count != 0 && !absorb && whole) {
-            NodeInstance &node = nodes_[member->node];
-            for (uint32_t d = member->dynamic; d < member->dynamic + member->dynamic_count; ++d) {
+        const bool whole = !member.staged || (member.stage & AMP_STAGE_LAST) != 0;
+        if (member.dynamic_count != 0 && !absorb && whole) {
+            NodeInstance &node = nodes_[member.node];
+            for (uint32_t d = member.dynamic; d < member.dynamic + member.dynamic_count; ++d) {
                 const uint32_t p = dynamic_[d];
-                prepare_param(node, member->params[p], p, block);
+                prepare_param(node, member.params[p], p, block);
             }
         }
+    };
+    for (const Member *member = members_.data() + process.first; member != end; ++member) {
+        if (member->adds && !absorb && !timing && !AMP_LOG_ENABLED()) {
+            // A run of fused oscillators adding into their sum: one call for all of them.
+            const Member *last = end - member < static_cast<ptrdiff_t>(member->run) ? end : member + member->run;
+            for (const Member *m = member; m != last; ++m) {
+                ready(*m);
+            }
+            args.inputs = nullptr;
+            args.outputs = member->outputs;
+            args.params = nullptr;
+            process.message[0] = '\0';
+            int32_t failed = 0;
+            const int status = member->spec->ops.add(&add_members_[static_cast<size_t>(member - members_.data())],
+                                                     static_cast<int32_t>(last - member), &args, &failed);
+            if (status != AMP_NODE_OK) {
+                process.failed_node = member[failed >= 0 && failed < last - member ? failed : 0].node;
+                process.failed_stage = "process";
+                return AMP_ERR_RUNTIME;
+            }
+            member = last - 1;
+            continue;
+        }
+        ready(*member);
+        const bool whole = !member->staged || (member->stage & AMP_STAGE_LAST) != 0;
         args.inputs = member->inputs;
         args.outputs = member->outputs;
         args.params = member->params;
@@ -172,13 +190,15 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
         if (absorb) {
             status = member->spec->ops.absorb(member->state, &args);
         } else if (!timing && !AMP_LOG_ENABLED()) {
-            status = member->adds     ? member->spec->ops.add(member->state, &args)
-                     : !member->staged ? member->spec->ops.process(member->state, &args)
-                                       : member->spec->ops.accumulate(member->state, &args, member->stage);
+            status = !member->staged ? member->spec->ops.process(member->state, &args)
+                                     : member->spec->ops.accumulate(member->state, &args, member->stage);
         } else {
+            // Timed or logged, each fused oscillator is a call of its own, so that each has a time.
             const uint64_t started = AMP_LOG_NOW_NS();
             const uint64_t timed = timing ? timing_now_ns() : 0;
-            status = member->adds     ? member->spec->ops.add(member->state, &args)
+            int32_t failed = 0;
+            status = member->adds     ? member->spec->ops.add(&add_members_[static_cast<size_t>(member - members_.data())], 1,
+                                                              &args, &failed)
                      : !member->staged ? member->spec->ops.process(member->state, &args)
                                        : member->spec->ops.accumulate(member->state, &args, member->stage);
             if (timing) {

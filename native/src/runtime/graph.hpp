@@ -128,6 +128,7 @@ struct Member {
     bool staged = false;  // calls accumulate() with `stage` (a stage of a sum) rather than process()
     bool adds = false;    // calls add(): a fused oscillator adding itself into the sum it feeds
     int32_t stage = 0;
+    uint32_t run = 1;     // adds: the members from this one on that one add() call takes (same type)
 };
 
 // A control key bound to at least one parameter, and its events in the current render's blob.
@@ -265,6 +266,7 @@ private:
     std::vector<double *> allocations_;
     std::vector<Process> processes_;
     std::vector<Member> members_;
+    std::vector<AmpAddMember> add_members_;  // per member: what add() is given for it (adds only)
     std::vector<SignalLink> links_;
     std::vector<AmpInputPort, LineAllocator<AmpInputPort>> ports_;
     std::vector<AmpSignal, LineAllocator<AmpSignal>> signals_;

@@ -514,6 +514,16 @@ int32_t Graph::build_network(AmpErrorInfo *error)
         }
     }
     links_.resize(links);
+    // Runs of adding members of one type, each taken by one add() call.
+    add_members_.assign(members_.size(), AmpAddMember{});
+    for (size_t m = members_.size(); m-- > 0;) {
+        Member &member = members_[m];
+        if (member.adds) {
+            add_members_[m] = AmpAddMember{member.state, member.inputs, member.params};
+            const bool joins = m + 1 < members_.size() && members_[m + 1].adds && members_[m + 1].spec == member.spec;
+            member.run = joins ? members_[m + 1].run + 1 : 1;
+        }
+    }
     network_.build(waits);
     member_ns_.assign(members_.size(), 0);
     member_calls_.assign(members_.size(), 0);
