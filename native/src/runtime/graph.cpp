@@ -162,8 +162,10 @@ int32_t Graph::fire(uint32_t index, int64_t block_number)
         if (member->adds && !absorb && !timing && !AMP_LOG_ENABLED()) {
             // A run of fused oscillators adding into their sum: one call for all of them.
             const Member *last = end - member < static_cast<ptrdiff_t>(member->run) ? end : member + member->run;
-            for (const Member *m = member; m != last; ++m) {
-                ready(*m);
+            if (member->run_ready) {
+                for (const Member *m = member; m != last; ++m) {
+                    ready(*m);
+                }
             }
             args.inputs = nullptr;
             args.outputs = member->outputs;

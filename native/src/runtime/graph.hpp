@@ -129,6 +129,7 @@ struct Member {
     bool adds = false;    // calls add(): a fused oscillator adding itself into the sum it feeds
     int32_t stage = 0;
     uint32_t run = 1;     // adds: the members from this one on that one add() call takes (same type)
+    bool run_ready = true;  // it or a later member of its run needs ready() each block (select_params)
 };
 
 // A control key bound to at least one parameter, and its events in the current render's blob.
