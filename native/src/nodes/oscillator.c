@@ -307,9 +307,10 @@ static __attribute__((noinline)) void osc_add_block_general(const AmpAddMember *
     osc_run_row((OscillatorState *)member->state, &own, 0, 0, 1);
 }
 
-/* A steady block with a breakpoint in it, apart for the same reason. */
-AMP_FMA_VECTOR_CLONES static __attribute__((noinline)) void osc_add_steady(OscillatorState *state, const AmpParamView *amp,
-                                                                           const AmpProcessArgs *args)
+/* A steady block with a breakpoint in it, apart for the same reason (a function with target
+ * clones is called, never inlined). */
+AMP_FMA_VECTOR_CLONES static void osc_add_steady(OscillatorState *state, const AmpParamView *amp,
+                                                 const AmpProcessArgs *args)
 {
     AmpOscLane *lane = &state->rows[0];
     double *sum = args->outputs[0].data;
