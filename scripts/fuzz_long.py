@@ -9,6 +9,7 @@ then, e.g. for an hour per format on four cores, or until ten million executions
 
     python scripts/fuzz_long.py --seconds 3600 --jobs 4
     python scripts/fuzz_long.py --runs 10000000
+    python scripts/fuzz_long.py --runs 10000000 --seconds 9600 --jobs 2 --formats control
 
 Formats run one after another. The seeds in native/fuzz/corpus/<format>/ are read, never written:
 what the fuzzer adds goes to build/fuzz/corpus/<format>/ (kept between runs), crashes, leaks,
@@ -109,7 +110,9 @@ def main() -> int:
                         help="where the growing corpus, findings and logs go")
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
     parser.add_argument("--seconds", type=int, default=0, help="time per format")
-    parser.add_argument("--runs", type=int, default=0, help="executions per format (without --jobs)")
+    parser.add_argument("--runs", type=int, default=0,
+                        help="executions per format (with --jobs, of all jobs together); with --seconds too, "
+                             "the run ends at whichever comes first")
     parser.add_argument("--jobs", type=int, default=1, help="parallel fuzzing processes per format")
     args = parser.parse_args()
     if not args.seconds and not args.runs:

@@ -516,12 +516,13 @@ int32_t Graph::build_network(AmpErrorInfo *error)
     links_.resize(links);
     // Runs of adding members of one type, each taken by one add() call.
     add_members_.assign(members_.size(), AmpAddMember{});
-    for (size_t m = members_.size(); m-- > 0;) {
+    for (size_t after = members_.size(); after > 0; --after) {
+        const size_t m = after - 1;
         Member &member = members_[m];
         if (member.adds) {
             add_members_[m] = AmpAddMember{member.state, member.inputs, member.params};
-            const bool joins = m + 1 < members_.size() && members_[m + 1].adds && members_[m + 1].spec == member.spec;
-            member.run = joins ? members_[m + 1].run + 1 : 1;
+            const bool joins = after < members_.size() && members_[after].adds && members_[after].spec == member.spec;
+            member.run = joins ? members_[after].run + 1 : 1;
         }
     }
     network_.build(waits);

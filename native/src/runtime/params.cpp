@@ -276,10 +276,10 @@ void Graph::select_params()
     // Whether a member, or one after it in its run of adding members, has slots to point or
     // parameters to rebuild each block: a row of steady oscillators has none, and fire() then
     // does not visit them one by one.
-    for (size_t m = members_.size(); m-- > 0;) {
-        Member &member = members_[m];
+    for (size_t after = members_.size(); after > 0; --after) {
+        Member &member = members_[after - 1];
         const bool own = member.input_links + member.output_links != 0 || member.dynamic_count != 0;
-        member.run_ready = own || (member.adds && member.run > 1 && members_[m + 1].run_ready);
+        member.run_ready = own || (member.adds && member.run > 1 && members_[after].run_ready);
     }
 }
 
