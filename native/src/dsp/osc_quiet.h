@@ -47,6 +47,31 @@ static inline AMP_WRAPPING __attribute__((always_inline)) double amp_osc_quiet_v
     return amp_osc_value(wf, p, inc, 0.5);
 }
 
+/* The block x (its values and residuals) times amp, as the general kernel applies it, then, with
+ * `adds`, added into y (y + x, as a sum adds it). */
+static inline AMP_WRAPPING __attribute__((always_inline)) void
+amp_osc_amp_and_add(double *restrict x, const double *am, ptrdiff_t am_stride, double *restrict y, int32_t frames,
+                    const int adds)
+{
+    if (am_stride == 0) {
+        const double gain = am[0];
+        if (gain != 1.0) { /* x * 1 is x, bit for bit */
+            for (int32_t f = 0; f < frames; ++f) {
+                x[f] *= gain;
+            }
+        }
+    } else {
+        for (int32_t f = 0; f < frames; ++f) {
+            x[f] *= am[f * am_stride];
+        }
+    }
+    if (adds) {
+        for (int32_t f = 0; f < frames; ++f) {
+            y[f] = y[f] + x[f];
+        }
+    }
+}
+
 /* The quiet block: values, pending residuals, amp; then the lane moves on by `frames`. With
  * `adds`, each sample is added into y (y + x, as a sum adds it) instead of written, through `temp`
  * (frames long) where the residuals or a varying amp come in between. */
@@ -89,23 +114,7 @@ amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am
             const int32_t n = lane->pending < frames ? lane->pending : frames;
             amp_shape_take_run(lane->ring, &lane->pos, &lane->pending, x, n);
         }
-        if (am_stride == 0) {
-            const double gain = am[0];
-            if (gain != 1.0) {
-                for (int32_t f = 0; f < frames; ++f) {
-                    x[f] *= gain;
-                }
-            }
-        } else {
-            for (int32_t f = 0; f < frames; ++f) {
-                x[f] *= am[f * am_stride];
-            }
-        }
-        if (adds) {
-            for (int32_t f = 0; f < frames; ++f) {
-                y[f] = y[f] + x[f];
-            }
-        }
+        amp_osc_amp_and_add(x, am, am_stride, y, frames, adds);
     }
     lane->until[0] = lane->until[0] == never ? never : lane->until[0] - span;
     if (wf == AMP_SHAPE_TRIANGLE) {
@@ -135,23 +144,7 @@ amp_osc_steady_run(AmpOscLane *lane, const int wf, uint64_t phase0, const double
     }
     double level = lane->level;
     amp_osc_steady_walk(lane, &level, wf, phase0, first, step, inc, 0.5, x, frames);
-    if (am_stride == 0) {
-        const double gain = am[0];
-        if (gain != 1.0) {
-            for (int32_t f = 0; f < frames; ++f) {
-                x[f] *= gain;
-            }
-        }
-    } else {
-        for (int32_t f = 0; f < frames; ++f) {
-            x[f] *= am[f * am_stride];
-        }
-    }
-    if (adds) {
-        for (int32_t f = 0; f < frames; ++f) {
-            y[f] = y[f] + x[f];
-        }
-    }
+    amp_osc_amp_and_add(x, am, am_stride, y, frames, adds);
     lane->phase = first + (uint64_t)(frames - 1) * step;
     lane->level = level;
     lane->step = step;
