@@ -1,7 +1,8 @@
 /* The blocks of a steady saw or triangle (dsp/osc_quiet.h) against the general kernel
  * (amp_osc_lane_run) on the same lane: whenever amp_osc_quiet or amp_osc_steady says a block
  * qualifies, the samples of amp_osc_quiet_run or amp_osc_steady_run, written or added into a sum,
- * and the lane it leaves are the general kernel's,
+ * and of amp_osc_saw_wrap_run where it takes a saw's block, and the lane they leave are the general
+ * kernel's,
  * bit for bit, with and without the fused multiply-add, for random frequencies (both signs),
  * phases, amps (constant, 1, or per sample) and block sizes, through resets, retunings and blocks
  * at a varying frequency. */
@@ -36,6 +37,7 @@ static double uniform(double lo, double hi)
 static long quiet_blocks = 0;
 static long steady_blocks = 0;
 static long other_blocks = 0;
+static long wrap_blocks = 0;
 static long mismatches = 0;
 
 static void run_lane(int wf, double freq, double phase, int amp_kind, double sr)
@@ -106,6 +108,9 @@ static void run_lane(int wf, double freq, double phase, int amp_kind, double sr)
             amp_osc_quiet_run(&fast, wf, am, am_stride, sum, frames, 1, temp, fused);
         } else if (is_quiet) {
             amp_osc_quiet_run(&fast, wf, am, am_stride, sum, frames, 0, temp, fused);
+        } else if (adds && wf == AMP_SHAPE_SAW && am_stride == 0 && (next_random() & 1) &&
+                   amp_osc_saw_wrap_run(&fast, phase0, am[0], sum, frames, fused)) {
+            ++wrap_blocks;
         } else if (adds) {
             amp_osc_steady_run(&fast, wf, phase0, am, am_stride, sum, frames, 1, temp, fused);
         } else {
@@ -134,11 +139,12 @@ int main(void)
         const double freq = sign * ((i % 7 == 0) ? uniform(5000.0, 24000.0) : exp(uniform(log(5.0), log(3000.0))));
         run_lane(wf, freq, uniform(0.0, 1.0), i % 3, rates[i % 3]);
     }
-    fprintf(stderr, "%ld quiet blocks, %ld steady with breakpoints, %ld others, %ld mismatches\n", quiet_blocks,
-            steady_blocks, other_blocks, mismatches);
+    fprintf(stderr, "%ld quiet blocks, %ld steady with breakpoints (%ld of them saw wraps), %ld others, %ld mismatches\n",
+            quiet_blocks, steady_blocks, wrap_blocks, other_blocks, mismatches);
     CHECK(mismatches == 0);
     CHECK(quiet_blocks > 50000);  /* both kernels were compared, not skipped */
     CHECK(steady_blocks > 20000);
+    CHECK(wrap_blocks > 2000);
     CHECK(other_blocks >= 600); /* at least each lane's first */
     return TEST_RESULT();
 }

@@ -70,6 +70,21 @@ static inline AMP_SHAPE_INLINE void amp_shape_add_residual(double *ring, int32_t
                                           const double table[AMP_MINBLEP_ORDER][AMP_MINBLEP_TAPS],
                                           const double *xp, double scale, int skip)
 {
+    if (skip == 0 && pos + AMP_MINBLEP_TAPS <= AMP_SHAPE_RING) {
+        /* The usual case: a breakpoint with nothing pending starts the ring at 0. Each tap sums its
+         * terms in the order of j, in registers, and goes straight into its slot (the loop over k
+         * vectorizes); a block of sums stored and loaded again at another width stalled the
+         * load. */
+        double *a = ring + pos;
+        for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {
+            double r = 0.0;
+            for (int j = 0; j < AMP_MINBLEP_ORDER; ++j) {
+                r += table[j][k] * xp[j];
+            }
+            a[k] += scale * r;
+        }
+        return;
+    }
     /* Every segment at once (the loops over k vectorize); each sums its terms in the order of j. */
     double r[AMP_MINBLEP_TAPS];
     for (int k = 0; k < AMP_MINBLEP_TAPS; ++k) {

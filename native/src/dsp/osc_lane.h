@@ -233,6 +233,11 @@ static inline AMP_WRAPPING AMP_SHAPE_INLINE void amp_osc_handle(AmpOscLane *lane
                                   uint64_t p, uint64_t step, double step_d, double inc, double width, double rx)
 {
     double *ring = lane->ring;
+    if (lane->pending == 0) {
+        /* Every slot is 0, so the ring may start anywhere: at 0, the residuals about to be
+         * scheduled and their taking make runs that do not wrap round its end. */
+        lane->pos = 0;
+    }
     const double pd = amp_phase_cycles(p);
     const double value = pd < width ? 1.0 : -1.0; /* the square's level */
     if (!lane->started) {

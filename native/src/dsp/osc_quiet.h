@@ -72,6 +72,39 @@ amp_osc_amp_and_add(double *restrict x, const double *am, ptrdiff_t am_stride, d
     }
 }
 
+/* Adds the block x times amp (a constant gain) into y (y + x, as a sum adds it) in one pass from
+ * phase p: x is the value, plus, on the first n samples, the residual in res[0..n), each taken
+ * (its slot cleared) as amp_shape_take_run takes it. What a block made in work space, its
+ * residuals added, scaled and then added into y gives, without the work space. */
+static inline AMP_WRAPPING __attribute__((always_inline)) void
+amp_osc_add_direct(const int wf, uint64_t p, uint64_t step, double inc, double saw_offset, double gain,
+                   double *restrict y, int32_t frames, double *restrict res, int32_t n, const int fused)
+{
+    if (gain == 1.0) { /* x * 1 is x, bit for bit */
+        for (int32_t f = 0; f < n; ++f) {
+            const double x = amp_osc_quiet_value(wf, p + (uint64_t)f * step, inc, saw_offset, fused) + res[f];
+            res[f] = 0.0;
+            y[f] = y[f] + x;
+        }
+        p += (uint64_t)n * step;
+        for (int32_t f = n; f < frames; ++f) {
+            y[f] = y[f] + amp_osc_quiet_value(wf, p, inc, saw_offset, fused);
+            p += step;
+        }
+    } else {
+        for (int32_t f = 0; f < n; ++f) {
+            const double x = amp_osc_quiet_value(wf, p + (uint64_t)f * step, inc, saw_offset, fused) + res[f];
+            res[f] = 0.0;
+            y[f] = y[f] + x * gain;
+        }
+        p += (uint64_t)n * step;
+        for (int32_t f = n; f < frames; ++f) {
+            y[f] = y[f] + amp_osc_quiet_value(wf, p, inc, saw_offset, fused) * gain;
+            p += step;
+        }
+    }
+}
+
 /* The quiet block: values, pending residuals, amp; then the lane moves on by `frames`. With
  * `adds`, each sample is added into y (y + x, as a sum adds it) instead of written, through `temp`
  * (frames long) where the residuals or a varying amp come in between. */
@@ -103,6 +136,11 @@ amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am
                 p += step;
             }
         }
+    } else if (adds && am_stride == 0 && lane->pos + (lane->pending < frames ? lane->pending : frames) <= AMP_SHAPE_RING) {
+        const int32_t n = lane->pending < frames ? lane->pending : frames;
+        amp_osc_add_direct(wf, first, step, inc, saw_offset, am[0], y, frames, lane->ring + lane->pos, n, fused);
+        lane->pos = (lane->pos + n) & (AMP_SHAPE_RING - 1);
+        lane->pending -= n;
     } else {
         double *restrict x = adds ? temp : y;
         uint64_t p = first;
@@ -150,6 +188,56 @@ amp_osc_steady_run(AmpOscLane *lane, const int wf, uint64_t phase0, const double
     lane->step = step;
     lane->step_d = inc;
     lane->started = 1;
+}
+
+/* A steady saw's block, added into y at a constant amp, when nothing is pending and the block
+ * holds one wrap (amp_osc_steady, not amp_osc_quiet, and no second wrap before its end): the
+ * wrap's residual goes into the ring as amp_osc_steady_walk schedules it, and the block is added
+ * straight into y, the residual's samples taken on the way. Returns 0, having changed nothing,
+ * where those conditions do not hold. */
+static inline AMP_WRAPPING __attribute__((always_inline)) int
+amp_osc_saw_wrap_run(AmpOscLane *lane, uint64_t phase0, double gain, double *restrict y, int32_t frames,
+                     const int fused)
+{
+    const uint64_t never = UINT64_MAX;
+    const uint64_t span = (uint64_t)frames;
+    const uint64_t e = lane->until[0];
+    if (lane->pending != 0 || e >= span) {
+        return 0;
+    }
+    const uint64_t step = lane->inc;
+    const double inc = lane->inc_d;
+    const uint64_t first = lane->phase + lane->step;
+    const uint64_t at = first + e * step;
+    const uint64_t k = amp_osc_until(at, 0, step);
+    const uint64_t next = k < never - e ? e + k : never;
+    if (next < span) {
+        return 0;
+    }
+    double level = lane->level;
+    if (e == 0) {
+        amp_osc_handle(lane, &level, AMP_SHAPE_SAW, phase0, lane->phase, at, lane->step, lane->step_d, inc, 0.5, -1.0);
+    } else {
+        amp_osc_handle(lane, &level, AMP_SHAPE_SAW, phase0, at - step, at, step, inc, inc, 0.5, -1.0);
+    }
+    const int32_t before = (int32_t)e;
+    const int32_t n = lane->pending < frames - before ? lane->pending : frames - before;
+    const double saw_offset = 3.0 + amp_minblep_delay * 2.0 * inc;
+    /* pending was 0, so amp_osc_handle started the ring at slot 0: the n slots do not wrap. */
+    amp_osc_add_direct(AMP_SHAPE_SAW, first, step, inc, saw_offset, gain, y, before, NULL, 0, fused);
+    amp_osc_add_direct(AMP_SHAPE_SAW, at, step, inc, saw_offset, gain, y + before, frames - before,
+                       lane->ring + lane->pos, n, fused);
+    lane->pos = (lane->pos + n) & (AMP_SHAPE_RING - 1);
+    lane->pending -= n;
+    lane->until[0] = next == never ? never : next - span;
+    lane->walking = 1;
+    lane->walk_width = 0.5;
+    lane->phase = first + (span - 1) * step;
+    lane->level = level;
+    lane->step = step;
+    lane->step_d = inc;
+    lane->started = 1;
+    return 1;
 }
 
 #endif

@@ -328,6 +328,16 @@ AMP_FMA_VECTOR_CLONES static void osc_add_steady(OscillatorState *state, const A
     }
 }
 
+/* A steady saw's block with one wrap, added at a constant amp: 0 where amp_osc_saw_wrap_run does not
+ * apply. */
+AMP_FMA_VECTOR_CLONES static int osc_add_wrap(OscillatorState *state, double gain, double *sum, int32_t frames)
+{
+    if (state->fused) {
+        return amp_osc_saw_wrap_run(&state->rows[0], state->phase0, gain, sum, frames, 1);
+    }
+    return amp_osc_saw_wrap_run(&state->rows[0], state->phase0, gain, sum, frames, 0);
+}
+
 /* Lane fusion's form of process() (AmpNodeOps.add): one row of each member in turn, its block
  * added into outputs[0] (the running sum of the mix they feed) instead of written. A quiet block,
  * most of a steady tone's, runs in this call itself, compiled with it for the machine's vectors;
@@ -374,7 +384,9 @@ AMP_FMA_VECTOR_CLONES static int osc_add(const AmpAddMember *members, int32_t co
                                   0);
             }
         } else if (constant && amp_osc_steady(lane, wf, freq->data[0], frames)) {
-            osc_add_steady(state, amp, args);
+            if (wf != AMP_SHAPE_SAW || amp->stride_frame != 0 || !osc_add_wrap(state, amp->data[0], sum, frames)) {
+                osc_add_steady(state, amp, args);
+            }
         } else {
             osc_add_block_general(&members[i], args);
         }
