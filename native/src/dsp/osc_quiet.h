@@ -118,6 +118,7 @@ amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am
     const uint64_t span = (uint64_t)frames;
     const uint64_t never = UINT64_MAX;
     const double saw_offset = 3.0 + amp_minblep_delay * 2.0 * inc; /* as amp_osc_value writes it */
+    const int32_t taken = lane->pending < frames ? lane->pending : frames; /* residuals due in the block */
     if (lane->pending == 0 && am_stride == 0) {
         /* x * 1 is x, bit for bit; the general kernel multiplies by amp after the residuals, of
          * which there are none here. */
@@ -136,11 +137,10 @@ amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am
                 p += step;
             }
         }
-    } else if (adds && am_stride == 0 && lane->pos + (lane->pending < frames ? lane->pending : frames) <= AMP_SHAPE_RING) {
-        const int32_t n = lane->pending < frames ? lane->pending : frames;
-        amp_osc_add_direct(wf, first, step, inc, saw_offset, am[0], y, frames, lane->ring + lane->pos, n, fused);
-        lane->pos = (lane->pos + n) & (AMP_SHAPE_RING - 1);
-        lane->pending -= n;
+    } else if (adds && am_stride == 0 && lane->pos + taken <= AMP_SHAPE_RING) {
+        amp_osc_add_direct(wf, first, step, inc, saw_offset, am[0], y, frames, lane->ring + lane->pos, taken, fused);
+        lane->pos = (lane->pos + taken) & (AMP_SHAPE_RING - 1);
+        lane->pending -= taken;
     } else {
         double *restrict x = adds ? temp : y;
         uint64_t p = first;
@@ -148,9 +148,8 @@ amp_osc_quiet_run(AmpOscLane *lane, const int wf, const double *am, ptrdiff_t am
             x[f] = amp_osc_quiet_value(wf, p, inc, saw_offset, fused);
             p += step;
         }
-        if (lane->pending > 0) {
-            const int32_t n = lane->pending < frames ? lane->pending : frames;
-            amp_shape_take_run(lane->ring, &lane->pos, &lane->pending, x, n);
+        if (taken > 0) {
+            amp_shape_take_run(lane->ring, &lane->pos, &lane->pending, x, taken);
         }
         amp_osc_amp_and_add(x, am, am_stride, y, frames, adds);
     }
